@@ -1,0 +1,1 @@
+//! berth-image: content store, layer unpacking, image archives.

@@ -1,0 +1,87 @@
+//! The container spec: everything the monitor needs to start one container.
+//!
+//! The daemon writes it as `spec.json` in the container's directory under the
+//! exec root and hands the path to `berth-shim`; the shim never talks back to
+//! the daemon about configuration, so this file is the whole contract.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One container to start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContainerSpec {
+    /// Full 64-hex container id.
+    pub id: String,
+    pub rootfs: RootfsSpec,
+    pub process: ProcessSpec,
+    pub hostname: String,
+    /// Files the daemon wrote (hostname, hosts, resolv.conf) bind-mounted
+    /// over paths inside the container.
+    #[serde(default)]
+    pub file_binds: Vec<FileBind>,
+    /// Where the monitor writes the json-file log (`<id>-json.log`).
+    pub log_path: PathBuf,
+    /// Where the monitor writes the [`ExitStatus`] when the container dies.
+    pub exit_path: PathBuf,
+}
+
+/// The overlay root filesystem.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RootfsSpec {
+    /// Unpacked image layers, topmost first (overlay's `lowerdir` order).
+    pub lower: Vec<PathBuf>,
+    /// Private writable layer of this container.
+    pub upper: PathBuf,
+    /// Overlay work dir, on the same filesystem as `upper`.
+    pub work: PathBuf,
+    /// Empty directory the overlay is mounted on (inside the container's own
+    /// mount namespace only; the host never sees the mount).
+    pub target: PathBuf,
+}
+
+/// The container's init process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcessSpec {
+    /// argv; `args[0]` is looked up in the container's `PATH` unless it has a `/`.
+    pub args: Vec<String>,
+    /// `KEY=value` entries, already merged (image first, then container).
+    pub env: Vec<String>,
+    /// Working directory inside the container; created if missing.
+    pub cwd: String,
+    /// Docker's `User`: empty (root), `name`, `uid`, `name:group`, `uid:gid`.
+    #[serde(default)]
+    pub user: String,
+    /// Keep stdin open (`OpenStdin`); otherwise stdin is `/dev/null`.
+    #[serde(default)]
+    pub open_stdin: bool,
+    #[serde(default)]
+    pub tty: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileBind {
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub destination: String,
+}
+
+/// What the monitor reports on its sync pipe once the init has exec'd (or failed to).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum StartReport {
+    /// The init runs: its pid in the host's pid namespace, and the monitor's own pid.
+    Started { pid: i32, shim_pid: i32 },
+    /// The init could not start. `message` uses Docker's wording
+    /// ("executable file not found in $PATH", "permission denied",
+    /// "no such file or directory"), and `exit_code` is 127 or 126 as Docker sets it.
+    Failed { message: String, exit_code: i32 },
+}
+
+/// Written atomically to [`ContainerSpec::exit_path`] when the init dies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExitStatus {
+    /// The exit code, or 128 + signal number.
+    pub exit_code: i32,
+    /// When the init died, in nanoseconds since the Unix epoch.
+    pub finished_unix_nanos: u64,
+}
