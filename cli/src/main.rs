@@ -1,1 +1,321 @@
-fn main() {}
+//! `berth`: a docker-compatible command line for berthd.
+//!
+//! This file holds the command tree (clap) and the dispatch to the command
+//! modules; it turns their results into docker's exit statuses: 0, the
+//! status a command asks for (a container's exit code, 125 for a failed
+//! `run`), 125 for bad flags, 1 for everything else.
+
+mod commands;
+mod format;
+mod terminal;
+mod timestamp;
+
+use berth_client::{Client, DEFAULT_HOST};
+use clap::{ArgAction, Parser, Subcommand};
+use commands::container::{KillArgs, LogsArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use commands::image::{ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
+use commands::inspect::InspectArgs;
+use commands::options::ContainerOptions;
+use commands::ps::PsArgs;
+use commands::run::RunArgs;
+use commands::system::{InfoArgs, VersionArgs};
+use commands::StatusError;
+
+/// A self-sufficient runtime for containers
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, disable_version_flag = true)]
+struct Cli {
+    /// Daemon socket to connect to
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        env = "BERTH_HOST",
+        hide_env_values = true,
+        default_value = DEFAULT_HOST,
+        value_name = "HOST"
+    )]
+    host: String,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    _version: Option<bool>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(ContainerOptions),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Show the berth version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let client = Client::from_host(&cli.host)?;
+    let client = &client;
+    match cli.command {
+        Command::Run(args) => commands::run::run(client, args).await,
+        Command::Create(options) => commands::run::create(client, options).await,
+        Command::Start(args) => commands::container::start(client, args).await,
+        Command::Stop(args) => commands::container::stop(client, args).await,
+        Command::Kill(args) => commands::container::kill(client, args).await,
+        Command::Restart(args) => commands::container::restart(client, args).await,
+        Command::Rm(args) => commands::container::rm(client, args).await,
+        Command::Wait(args) => commands::container::wait(client, args).await,
+        Command::Logs(args) => commands::container::logs(client, args).await,
+        Command::Inspect(args) => commands::inspect::inspect(client, args).await,
+        Command::Ps(args) => commands::ps::ps(client, args).await,
+        Command::Images(args) => commands::image::images(client, args).await,
+        Command::Import(args) => commands::image::import(client, args).await,
+        Command::Load(args) => commands::image::load(client, args).await,
+        Command::Save(args) => commands::image::save(client, args).await,
+        Command::Tag(args) => commands::image::tag(client, args).await,
+        Command::Rmi(args) => commands::image::rmi(client, args).await,
+        Command::Version(args) => commands::system::version(client, args).await,
+        Command::Info(args) => commands::system::info(client, args).await,
+    }
+}
+
+/// The exit status for a command's result, after printing its error.
+fn exit_status(result: anyhow::Result<()>) -> i32 {
+    let Err(error) = result else {
+        return 0;
+    };
+    match error.downcast_ref::<StatusError>() {
+        Some(status) => {
+            if !status.message.is_empty() {
+                eprintln!("{}", status.message);
+            }
+            status.status
+        }
+        None => {
+            eprintln!("{error:#}");
+            1
+        }
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout with status 0; usage errors
+            // exit 125, as docker's flag errors do.
+            let _ = error.print();
+            std::process::exit(if error.use_stderr() { 125 } else { 0 });
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("berth: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let status = exit_status(runtime.block_on(dispatch(cli)));
+    // Exit without waiting for the runtime: a blocking read of stdin (an
+    // attached `-i` session) would otherwise hold the process open.
+    std::process::exit(status);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap()
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(args).command {
+            Command::Run(run) => run,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn args_after_the_image_are_never_berth_flags() {
+        let run = run_args(&["run", "busybox", "ls", "-la"]);
+        assert_eq!(run.options.image(), "busybox");
+        assert_eq!(run.options.command(), ["ls", "-la"]);
+
+        let run = run_args(&["run", "--rm", "-e", "A=1", "busybox", "-l", "--rm", "-d"]);
+        assert!(run.options.rm);
+        assert!(!run.detach);
+        assert!(run.options.labels.is_empty());
+        assert_eq!(run.options.env, ["A=1"]);
+        assert_eq!(run.options.command(), ["-l", "--rm", "-d"]);
+
+        let run = run_args(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi; sleep 1",
+        ]);
+        assert!(run.detach);
+        assert_eq!(run.options.name.as_deref(), Some("web"));
+        assert_eq!(run.options.command(), ["sh", "-c", "echo hi; sleep 1"]);
+
+        let run = run_args(&["run", "busybox", "--", "x"]);
+        assert_eq!(run.options.command(), ["--", "x"]);
+    }
+
+    #[test]
+    fn run_h_is_hostname_and_help_is_long_only() {
+        let run = run_args(&["run", "-h", "box", "-it", "busybox"]);
+        assert_eq!(run.options.hostname.as_deref(), Some("box"));
+        assert!(run.options.interactive && run.options.tty);
+        assert!(run.options.command().is_empty());
+        let help = Cli::try_parse_from(["berth", "run", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(Cli::try_parse_from(["berth", "ps", "-h"]).is_err());
+    }
+
+    #[test]
+    fn run_needs_an_image_and_rejects_unknown_flags() {
+        assert!(Cli::try_parse_from(["berth", "run"]).is_err());
+        assert!(Cli::try_parse_from(["berth", "run", "-d"]).is_err());
+        let err = Cli::try_parse_from(["berth", "run", "--bogus", "busybox"]).unwrap_err();
+        assert!(err.use_stderr());
+    }
+
+    #[test]
+    fn run_flags_reach_the_create_request() {
+        let run = run_args(&[
+            "run",
+            "-t",
+            "--entrypoint",
+            "",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            "-l",
+            "a=b",
+            "--network",
+            "none",
+            "--stop-signal",
+            "SIGUSR1",
+            "--stop-timeout",
+            "3",
+            "--rm",
+            "busybox",
+        ]);
+        let request = run.options.create_request(true).unwrap();
+        let config = &request.config;
+        assert_eq!(config.entrypoint, Some(vec![String::new()]));
+        assert_eq!(config.cmd, None);
+        assert!(config.tty && config.attach_stdout && config.attach_stderr);
+        assert!(!config.attach_stdin && !config.open_stdin);
+        assert_eq!(config.working_dir, "/tmp");
+        assert_eq!(config.user, "1000:1000");
+        assert_eq!(config.labels["a"], "b");
+        assert_eq!(config.stop_signal.as_deref(), Some("SIGUSR1"));
+        assert_eq!(config.stop_timeout, Some(3));
+        let host = request.host_config.as_ref().unwrap();
+        assert_eq!(host.network_mode, "none");
+        assert!(host.auto_remove);
+
+        let detached = run_args(&["run", "-d", "-i", "busybox"]);
+        let config = detached.options.create_request(false).unwrap().config;
+        assert!(!config.attach_stdout && !config.attach_stdin && !config.stdin_once);
+        assert!(config.open_stdin);
+    }
+
+    #[test]
+    fn rm_and_restart_conflict() {
+        let run = run_args(&["run", "--rm", "--restart", "always", "busybox"]);
+        assert_eq!(
+            run.options.create_request(true).unwrap_err(),
+            "Conflicting options: --restart and --rm"
+        );
+    }
+
+    #[test]
+    fn host_comes_from_flag_or_default() {
+        let cli = parse(&["-H", "unix:///tmp/b.sock", "ps"]);
+        assert_eq!(cli.host, "unix:///tmp/b.sock");
+        let cli = parse(&["ps", "-a", "--host", "unix:///tmp/c.sock"]);
+        assert_eq!(cli.host, "unix:///tmp/c.sock");
+    }
+
+    #[test]
+    fn multi_container_commands_take_several_names() {
+        match parse(&["stop", "-t", "3", "-s", "SIGINT", "a", "b"]).command {
+            Command::Stop(stop) => {
+                assert_eq!(stop.time, Some(3));
+                assert_eq!(stop.signal.as_deref(), Some("SIGINT"));
+                assert_eq!(stop.containers, ["a", "b"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["rm", "-fv", "a"]).command {
+            Command::Rm(rm) => assert!(rm.force && rm.volumes),
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "ps",
+            "-n",
+            "3",
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.ID}}",
+        ])
+        .command
+        {
+            Command::Ps(ps) => {
+                assert_eq!(ps.last, 3);
+                assert_eq!(ps.filters, ["status=exited"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

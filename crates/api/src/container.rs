@@ -8,37 +8,26 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 
 /// `Config` of the create body and of inspect.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerConfig {
-    #[serde(default)]
     pub hostname: String,
-    #[serde(default)]
     pub domainname: String,
-    #[serde(default)]
     pub user: String,
-    #[serde(default)]
     pub attach_stdin: bool,
-    #[serde(default)]
     pub attach_stdout: bool,
-    #[serde(default)]
     pub attach_stderr: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
-    #[serde(default)]
     pub tty: bool,
-    #[serde(default)]
     pub open_stdin: bool,
-    #[serde(default)]
     pub stdin_once: bool,
     #[serde(default, deserialize_with = "nullable_vec")]
     pub env: Vec<String>,
     #[serde(default, deserialize_with = "crate::strslice::deserialize")]
     pub cmd: Option<Vec<String>>,
-    #[serde(default)]
     pub image: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
-    #[serde(default)]
     pub working_dir: String,
     #[serde(default, deserialize_with = "crate::strslice::deserialize")]
     pub entrypoint: Option<Vec<String>>,
@@ -56,18 +45,16 @@ pub struct ContainerConfig {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct RestartPolicy {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub maximum_retry_count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct LogConfig {
-    #[serde(rename = "Type", default)]
+    #[serde(rename = "Type")]
     pub kind: String,
     #[serde(default, deserialize_with = "nullable_map")]
     pub config: BTreeMap<String, String>,
@@ -83,21 +70,15 @@ impl Default for LogConfig {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binds: Option<Vec<String>>,
-    #[serde(default)]
     pub network_mode: String,
-    #[serde(default)]
     pub restart_policy: RestartPolicy,
-    #[serde(default)]
     pub auto_remove: bool,
-    #[serde(default)]
     pub log_config: LogConfig,
-    #[serde(default)]
     pub privileged: bool,
-    #[serde(default)]
     pub readonly_rootfs: bool,
     #[serde(flatten)]
     pub extra: Extra,
@@ -105,25 +86,24 @@ pub struct HostConfig {
 
 /// Body of `POST /containers/create`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct CreateRequest {
     #[serde(flatten)]
     pub config: ContainerConfig,
-    #[serde(default)]
     pub host_config: Option<HostConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub networking_config: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct CreateResponse {
     pub id: String,
     pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerState {
     pub status: String,
     pub running: bool,
@@ -140,7 +120,7 @@ pub struct ContainerState {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct GraphDriver {
     pub name: String,
     pub data: BTreeMap<String, String>,
@@ -148,7 +128,7 @@ pub struct GraphDriver {
 
 /// `GET /containers/{id}/json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerInspect {
     pub id: String,
     pub created: String,
@@ -178,7 +158,7 @@ pub struct ContainerInspect {
 
 /// One row of `GET /containers/json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerSummary {
     pub id: String,
     pub names: Vec<String>,
@@ -197,17 +177,16 @@ pub struct ContainerSummary {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct WaitError {
     pub message: String,
 }
 
 /// `POST /containers/{id}/wait`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct WaitResponse {
     pub status_code: i64,
-    #[serde(default)]
     pub error: Option<WaitError>,
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 /// One row of `GET /images/json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ImageSummary {
     pub id: String,
     pub parent_id: String,
@@ -20,7 +20,7 @@ pub struct ImageSummary {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct RootFs {
     #[serde(rename = "Type")]
     pub kind: String,
@@ -29,7 +29,7 @@ pub struct RootFs {
 
 /// `GET /images/{name}/json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ImageInspect {
     pub id: String,
     pub repo_tags: Vec<String>,
@@ -53,7 +53,7 @@ pub struct ImageInspect {
 
 /// One entry of the `DELETE /images/{name}` reply.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct DeleteItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untagged: Option<String>,

@@ -12,12 +12,13 @@ pub struct Component {
 
 /// `GET /version`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Version {
     pub platform: Component,
     pub components: Vec<Component>,
     pub version: String,
     pub api_version: String,
+    #[serde(rename = "MinAPIVersion")]
     pub min_api_version: String,
     pub git_commit: String,
     pub go_version: String,
@@ -29,7 +30,7 @@ pub struct Version {
 
 /// `GET /info`: the fields Berth fills; clients tolerate the rest missing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Info {
     #[serde(rename = "ID")]
     pub id: String,

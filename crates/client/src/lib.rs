@@ -1,1 +1,36 @@
 //! berth-client: async client for the Docker Engine API over a Unix socket.
+//!
+//! One [`Client`] per daemon socket; every request opens its own connection
+//! (hyper's HTTP/1 client over a `tokio::net::UnixStream`) and goes to the
+//! versioned `/v1.45/...` path. Replies are the typed structures of
+//! `berth-api`; daemon errors come back as [`ClientError::Api`] with the HTTP
+//! status and Docker's `{"message": ...}` text. Streams (logs, save, load,
+//! attach) are handed back as `tokio` readers so callers can copy them without
+//! buffering, and [`demux`] splits Docker's multiplexed stdout/stderr framing.
+//!
+//! This crate owns the wire protocol only: no terminal handling, no output
+//! formatting — that is the CLI's job.
+
+mod attach;
+mod body;
+mod client;
+mod containers;
+pub mod demux;
+mod error;
+mod images;
+mod query;
+mod system;
+
+pub use attach::{AttachConnection, AttachOptions};
+pub use body::{ByteStream, JsonError, JsonMessage, JsonMessages};
+pub use client::{Client, DEFAULT_HOST};
+pub use containers::{ListContainersOptions, LogsOptions, PendingWait, WaitCondition};
+pub use error::ClientError;
+pub use images::{ImportOptions, ImportSource};
+pub use system::Ping;
+
+/// Result of a client call.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod fake_daemon;

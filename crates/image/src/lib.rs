@@ -1,1 +1,37 @@
-//! berth-image: content store, layer unpacking, image archives.
+//! berth-image: the content-addressed image store behind `berthd`.
+//!
+//! It owns everything about images on disk: the blob store
+//! (`blobs/sha256/`), layers unpacked once per chain id (`layers/`), the tag
+//! index (`repositories.json`), and the operations the Docker API needs on
+//! them: resolve, list, tag, remove, `import`, and `load`/`save` of
+//! docker-archive and OCI layout tarballs. It is plain blocking code (the
+//! daemon calls it from `spawn_blocking`); [`ImageStore`] is `Send + Sync`.
+//! It knows nothing of HTTP: errors carry a kind ([`ImageErrorKind`]) the
+//! daemon maps to a status, and Docker's wording for their messages.
+//! Registries (pull, push) are not here yet.
+
+mod archive;
+mod blobs;
+mod changes;
+mod compression;
+mod config;
+mod digest;
+mod error;
+mod fsutil;
+mod import;
+mod layers;
+mod reference;
+mod remove;
+mod store;
+mod tags;
+mod unpack;
+
+#[cfg(test)]
+mod testutil;
+
+pub use archive::LoadedImage;
+pub use config::{History, ImageConfig, RootFs, RunConfig};
+pub use error::{ImageError, ImageErrorKind};
+pub use reference::normalize_reference;
+pub use remove::Removed;
+pub use store::{ImageRecord, ImageStore};

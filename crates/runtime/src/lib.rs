@@ -3,8 +3,22 @@
 //! Owns everything between "here is a spec" and "the container's init has
 //! exec'd": cloning the namespaces, mounting the overlay root and the
 //! pseudo-filesystems, pivoting, switching user and exec'ing. It knows nothing
-//! of HTTP or of the daemon's state; the monitor (`berth-shim`) drives it.
+//! of HTTP or of the daemon's state; the monitor (`berth-shim`) drives it
+//! through [`spawn_init`], and the daemon starts monitors through [`launch`].
 
+mod error;
+mod exec;
+mod failure;
+pub mod fd;
+mod init;
+mod launch;
+mod net;
+mod rootfs;
+mod spawn;
 pub mod spec;
+mod user;
 
+pub use error::RuntimeError;
+pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
+pub use spawn::{spawn_init, InitOutcome, InitStdio};
 pub use spec::{ContainerSpec, ExitStatus, FileBind, ProcessSpec, RootfsSpec, StartReport};

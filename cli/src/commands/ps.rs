@@ -1,0 +1,334 @@
+//! `berth ps`: the container list, with docker's columns, truncation and
+//! `--format` placeholders.
+
+use super::out;
+use crate::format::table::ListFormat;
+use crate::format::{ellipsis, go_quote, go_time, short_id, time_ago};
+use berth_api::container::ContainerSummary;
+use berth_api::Filters;
+use berth_client::{Client, ListContainersOptions};
+use serde_json::{json, Value};
+
+/// Docker's default `ps` table.
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+/// Longest COMMAND shown without `--no-trunc`.
+const COMMAND_WIDTH: usize = 20;
+
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, default_value_t = -1, allow_negative_numbers = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Filter output based on conditions provided (key=value)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Format output using a template ('table', 'table TEMPLATE', 'json', or 'TEMPLATE')
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// Turns repeated `--filter key=value` into the API's filters.
+pub fn parse_filters(values: &[String]) -> anyhow::Result<Filters> {
+    let mut filters = Filters::default();
+    for value in values {
+        let Some((key, val)) = value.split_once('=') else {
+            anyhow::bail!("bad format of filter (expected name=value)");
+        };
+        filters.insert(key.trim().to_lowercase().as_str(), val.trim());
+    }
+    Ok(filters)
+}
+
+/// `berth ps`.
+pub async fn ps(client: &Client, args: PsArgs) -> anyhow::Result<()> {
+    let limit = if args.latest { 1 } else { args.last };
+    let options = ListContainersOptions {
+        all: args.all,
+        limit: (limit > 0).then_some(limit),
+        filters: parse_filters(&args.filters)?,
+    };
+    let format = ListFormat::parse(args.format.as_deref(), args.quiet, DEFAULT_FORMAT)?;
+    let containers = client.list_containers(&options).await?;
+    let now = chrono::Utc::now().timestamp();
+    let rows: Vec<Value> = containers
+        .iter()
+        .map(|c| row(c, !args.no_trunc, now))
+        .collect();
+    out(&format.render(&headers(), &rows)?);
+    Ok(())
+}
+
+/// Column titles for each placeholder.
+fn headers() -> Value {
+    json!({
+        "ID": "CONTAINER ID",
+        "Image": "IMAGE",
+        "Command": "COMMAND",
+        "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED",
+        "Status": "STATUS",
+        "State": "STATE",
+        "Ports": "PORTS",
+        "Names": "NAMES",
+        "Labels": "LABELS",
+        "Mounts": "MOUNTS",
+        "Networks": "NETWORKS",
+        "LocalVolumes": "LOCAL VOLUMES",
+    })
+}
+
+/// One container's placeholders, as docker's `ContainerContext` shows them.
+fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
+    let command = if trunc {
+        ellipsis(&c.command, COMMAND_WIDTH)
+    } else {
+        c.command.clone()
+    };
+    let labels = c
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let networks = c
+        .network_settings
+        .get("Networks")
+        .and_then(Value::as_object)
+        .map(|n| n.keys().cloned().collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let mounts = c
+        .mounts
+        .iter()
+        .map(|m| {
+            let name = m
+                .get("Name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .or_else(|| m.get("Source").and_then(Value::as_str))
+                .unwrap_or_default();
+            if trunc {
+                ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let local_volumes = c
+        .mounts
+        .iter()
+        .filter(|m| m.get("Driver").and_then(Value::as_str) == Some("local"))
+        .count();
+    json!({
+        "ID": if trunc { short_id(&c.id) } else { c.id.clone() },
+        "Image": image(c, trunc),
+        "Command": go_quote(&command),
+        "CreatedAt": go_time(c.created),
+        "RunningFor": time_ago(c.created, now),
+        "Status": c.status,
+        "State": c.state,
+        "Ports": ports(&c.ports),
+        "Names": names(&c.names, trunc),
+        "Labels": labels,
+        "Mounts": mounts,
+        "Networks": networks,
+        "LocalVolumes": local_volumes.to_string(),
+    })
+}
+
+/// The IMAGE column: short ids for images run by id, digests dropped.
+fn image(c: &ContainerSummary, trunc: bool) -> String {
+    if c.image.is_empty() {
+        return "<no image>".to_string();
+    }
+    if !trunc {
+        return c.image.clone();
+    }
+    if !c.image_id.is_empty() && short_id(&c.image_id) == short_id(&c.image) {
+        return short_id(&c.image);
+    }
+    match c.image.split_once('@') {
+        Some((name, _)) => name.to_string(),
+        None => c.image.clone(),
+    }
+}
+
+/// NAMES: without the leading `/`; truncated output skips link names
+/// (`/web/db`) in favour of the container's own.
+fn names(names: &[String], trunc: bool) -> String {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| n.strip_prefix('/').unwrap_or(n))
+        .collect();
+    if trunc {
+        if let Some(own) = names.iter().find(|n| !n.contains('/')) {
+            return own.to_string();
+        }
+    }
+    names.join(",")
+}
+
+/// PORTS: `0.0.0.0:8080->80/tcp, 53/udp`.
+fn ports(ports: &[Value]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            let private = p.get("PrivatePort").and_then(Value::as_u64).unwrap_or(0);
+            let kind = p.get("Type").and_then(Value::as_str).unwrap_or("tcp");
+            let public = p.get("PublicPort").and_then(Value::as_u64).unwrap_or(0);
+            if public == 0 {
+                return format!("{private}/{kind}");
+            }
+            match p.get("IP").and_then(Value::as_str).unwrap_or("") {
+                "" => format!("{public}->{private}/{kind}"),
+                ip if ip.contains(':') => format!("[{ip}]:{public}->{private}/{kind}"),
+                ip => format!("{ip}:{public}->{private}/{kind}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(
+        id: &str,
+        name: &str,
+        command: &str,
+        created: i64,
+        status: &str,
+    ) -> ContainerSummary {
+        ContainerSummary {
+            id: id.to_string(),
+            names: vec![format!("/{name}")],
+            image: "busybox".to_string(),
+            image_id: "sha256:ffffffffffffffff".to_string(),
+            command: command.to_string(),
+            created,
+            status: status.to_string(),
+            state: "running".to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn table(containers: &[ContainerSummary], format: Option<&str>, trunc: bool) -> String {
+        let format = ListFormat::parse(format, false, DEFAULT_FORMAT).unwrap();
+        let rows: Vec<Value> = containers.iter().map(|c| row(c, trunc, 1000)).collect();
+        format.render(&headers(), &rows).unwrap()
+    }
+
+    #[test]
+    fn empty_list_is_the_docker_header() {
+        assert_eq!(
+            table(&[], None, true),
+            "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n"
+        );
+    }
+
+    #[test]
+    fn rows_align_like_docker() {
+        let containers = [
+            container(
+                "0123456789abcdef0123456789abcdef",
+                "web",
+                "sleep 100",
+                955,
+                "Up 44 seconds",
+            ),
+            container(
+                "fedcba9876543210fedcba9876543210",
+                "quizzical_turing",
+                "/bin/sh -c 'while true; do date; done'",
+                400,
+                "Exited (0) 2 minutes ago",
+            ),
+        ];
+        let want = "\
+CONTAINER ID   IMAGE     COMMAND                  CREATED          STATUS                     PORTS     NAMES
+0123456789ab   busybox   \"sleep 100\"              45 seconds ago   Up 44 seconds                        web
+fedcba987654   busybox   \"/bin/sh -c 'while t…\"   10 minutes ago   Exited (0) 2 minutes ago             quizzical_turing
+";
+        assert_eq!(table(&containers, None, true), want);
+    }
+
+    #[test]
+    fn no_trunc_shows_everything() {
+        let c = container(
+            "0123456789abcdef0123456789abcdef",
+            "web",
+            "/bin/sh -c 'while true; do date; done'",
+            955,
+            "Up",
+        );
+        let text = table(&[c], Some("{{.ID}} {{.Command}}"), false);
+        assert_eq!(
+            text,
+            "0123456789abcdef0123456789abcdef \"/bin/sh -c 'while true; do date; done'\"\n"
+        );
+    }
+
+    #[test]
+    fn custom_tables_and_placeholders() {
+        let mut c = container("0123456789abcdef", "web", "sh", 955, "Up 1 second");
+        c.labels.insert("a".into(), "1".into());
+        c.labels.insert("b".into(), "2".into());
+        c.names.push("/other/web".into());
+        assert_eq!(
+            table(
+                &[c.clone()],
+                Some("table {{.Names}}\\t{{.Labels}}\\t{{.State}}"),
+                true
+            ),
+            "NAMES     LABELS    STATE\nweb       a=1,b=2   running\n"
+        );
+        assert_eq!(table(&[c], Some("{{.Names}}"), false), "web,other/web\n");
+    }
+
+    #[test]
+    fn image_column_shortens_ids_and_drops_digests() {
+        let mut c = container("x", "web", "sh", 0, "");
+        c.image = "sha256:ffffffffffffffff".into();
+        assert_eq!(image(&c, true), "ffffffffffff");
+        c.image = "busybox@sha256:abc".into();
+        assert_eq!(image(&c, true), "busybox");
+        assert_eq!(image(&c, false), "busybox@sha256:abc");
+        c.image = String::new();
+        assert_eq!(image(&c, true), "<no image>");
+    }
+
+    #[test]
+    fn ports_read_like_docker() {
+        let list = vec![
+            json!({"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}),
+            json!({"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}),
+            json!({"PrivatePort": 53, "Type": "udp"}),
+        ];
+        assert_eq!(
+            ports(&list),
+            "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 53/udp"
+        );
+    }
+
+    #[test]
+    fn filters_need_key_value() {
+        let f = parse_filters(&["status=exited".into(), "name=web".into()]).unwrap();
+        assert_eq!(f.get("status"), ["exited"]);
+        assert!(parse_filters(&["nope".into()]).is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! `berth run` and `berth create`, following the docker CLI's flow: create
+//! (reporting a missing image), then for an attached run attach, send the
+//! wait, start, stream until the output ends, and exit with the container's
+//! status.
+
+use super::attach::{self, Streams};
+use super::options::ContainerOptions;
+use super::{out, StatusError};
+use crate::terminal;
+use berth_api::container::CreateRequest;
+use berth_client::{Client, ClientError, WaitCondition};
+use std::time::Duration;
+
+/// How long a failed `run --rm` waits for the daemon to remove the container.
+const REMOVAL_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub options: ContainerOptions,
+}
+
+/// `berth create`: prints the new container's id.
+pub async fn create(client: &Client, options: ContainerOptions) -> anyhow::Result<()> {
+    let request = options
+        .create_request(true)
+        .map_err(|e| usage_error("create", &e))?;
+    let id = create_container(client, &options, &request)
+        .await
+        .map_err(|e| StatusError {
+            status: 125,
+            message: e.to_string(),
+        })?;
+    out(&format!("{id}\n"));
+    Ok(())
+}
+
+/// `berth run`.
+pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<()> {
+    let options = &args.options;
+    let request = options
+        .create_request(!args.detach)
+        .map_err(|e| usage_error("run", &e))?;
+    let streams = Streams {
+        tty: request.config.tty,
+        stdin: request.config.attach_stdin,
+    };
+    if !args.detach && streams.tty && streams.stdin && !terminal::stdin_is_terminal() {
+        anyhow::bail!("the input device is not a TTY");
+    }
+    let id = create_container(client, options, &request)
+        .await
+        .map_err(|e| run_error(&e, true))?;
+    if args.detach {
+        client
+            .start_container(&id)
+            .await
+            .map_err(|e| run_error(&e, false))?;
+        out(&format!("{id}\n"));
+        return Ok(());
+    }
+    let condition = if options.rm {
+        WaitCondition::Removed
+    } else {
+        WaitCondition::NextExit
+    };
+    let status = run_attached(client, &id, streams, condition)
+        .await
+        .map_err(|e| match e {
+            AttachedError::Start(e) => run_error(&e, false),
+            AttachedError::Other(e) => e,
+        })?;
+    exit_with(status)
+}
+
+/// How an attached run can fail: starting (whose message decides the exit
+/// status), or anything else.
+pub enum AttachedError {
+    Start(ClientError),
+    Other(anyhow::Error),
+}
+
+/// Attach, wait, start, stream: the shared core of `run` and `start -a`.
+/// Returns the container's exit status.
+pub async fn run_attached(
+    client: &Client,
+    id: &str,
+    streams: Streams,
+    condition: WaitCondition,
+) -> Result<i64, AttachedError> {
+    let other = |e: ClientError| AttachedError::Other(e.into());
+    let mut session = attach::attach(client, id, streams).await.map_err(other)?;
+    let wait = client.begin_wait(id, condition).await.map_err(other)?;
+    if let Err(e) = client.start_container(id).await {
+        drop(session);
+        if condition == WaitCondition::Removed {
+            // The daemon removes a container that failed to start; wait
+            // until it has, but not forever if it never does.
+            let _ = tokio::time::timeout(REMOVAL_GRACE, wait.result()).await;
+        }
+        return Err(AttachedError::Start(e));
+    }
+    session.started(client, id);
+    let streamed = session.finish().await;
+    let waited = wait.result().await;
+    streamed.map_err(|e| AttachedError::Other(e.into()))?;
+    match waited {
+        Ok(response) => match response.error {
+            Some(error) if !error.message.is_empty() => {
+                eprintln!("{}", error.message);
+                Ok(125)
+            }
+            _ => Ok(response.status_code),
+        },
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(125)
+        }
+    }
+}
+
+/// Ends `berth` with the container's status.
+pub fn exit_with(status: i64) -> anyhow::Result<()> {
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(StatusError::silent(i32::try_from(status).unwrap_or(125)).into())
+    }
+}
+
+/// Creates the container, printing the daemon's warnings; a missing image
+/// is announced the way docker does before it would pull.
+async fn create_container(
+    client: &Client,
+    options: &ContainerOptions,
+    request: &CreateRequest,
+) -> Result<String, ClientError> {
+    let created = match client
+        .create_container(options.name.as_deref(), request)
+        .await
+    {
+        Err(e) if is_missing_image(&e) => {
+            eprintln!(
+                "Unable to find image '{}' locally",
+                with_default_tag(options.image())
+            );
+            return Err(e);
+        }
+        result => result?,
+    };
+    for warning in &created.warnings {
+        eprintln!("WARNING: {warning}");
+    }
+    Ok(created.id)
+}
+
+fn is_missing_image(error: &ClientError) -> bool {
+    error.is_not_found()
+        && error
+            .daemon_message()
+            .is_some_and(|m| m.starts_with("No such image"))
+}
+
+/// `busybox` -> `busybox:latest`; tagged and digested references stay.
+fn with_default_tag(image: &str) -> String {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || name.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// A bad flag value: `berth: <message>.` and a pointer to help, status 125.
+fn usage_error(command: &str, message: &str) -> anyhow::Error {
+    StatusError {
+        status: 125,
+        message: format!(
+            "berth: {}.\nSee 'berth {command} --help'.",
+            message.trim_end_matches('.')
+        ),
+    }
+    .into()
+}
+
+/// A failed create or start in `run`, reported as docker does, with its
+/// exit status: 127 when the command cannot be found, 126 when it cannot be
+/// run, else 125.
+fn run_error(error: &ClientError, with_help: bool) -> anyhow::Error {
+    let text = error.to_string();
+    let mut message = format!("berth: {}.", text.trim_end_matches('.'));
+    if with_help {
+        message.push_str("\nSee 'berth run --help'.");
+    }
+    StatusError {
+        status: start_failure_status(&text),
+        message,
+    }
+    .into()
+}
+
+/// Docker's `runStartContainerErr`.
+pub fn start_failure_status(message: &str) -> i32 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_map_to_docker_exit_statuses() {
+        assert_eq!(
+            start_failure_status(r#"exec: "nope": executable file not found in $PATH"#),
+            127
+        );
+        assert_eq!(
+            start_failure_status("exec /x: no such file or directory"),
+            127
+        );
+        assert_eq!(start_failure_status("exec /etc: permission denied"), 126);
+        assert_eq!(start_failure_status("exec /etc: is a directory"), 126);
+        assert_eq!(start_failure_status("cgroup setup failed"), 125);
+    }
+
+    #[test]
+    fn run_errors_read_like_docker() {
+        let e = ClientError::Api {
+            status: 404,
+            message: "No such image: busybox:latest".into(),
+        };
+        assert!(is_missing_image(&e));
+        let err = run_error(&e, true);
+        let status = err.downcast_ref::<StatusError>().unwrap();
+        assert_eq!(status.status, 125);
+        assert_eq!(
+            status.message,
+            "berth: Error response from daemon: No such image: busybox:latest.\nSee 'berth run --help'."
+        );
+    }
+
+    #[test]
+    fn images_get_the_latest_tag_when_untagged() {
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
+        assert_eq!(
+            with_default_tag("localhost:5000/app"),
+            "localhost:5000/app:latest"
+        );
+        assert_eq!(with_default_tag("app@sha256:ab"), "app@sha256:ab");
+    }
+}

@@ -1,0 +1,216 @@
+//! The container's init between clone and exec: the child side of a start.
+//!
+//! Runs in the freshly cloned child of the single-threaded monitor, already
+//! in its new namespaces, so it may use std and allocate like any forked
+//! process. It wires stdio, builds the root filesystem, names the host,
+//! brings up loopback, switches user, changes directory and execs. Any
+//! failure is written to the error pipe with Docker's wording and ends the
+//! process with the matching exit code; a successful exec closes the pipe.
+
+use crate::exec;
+use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
+use crate::fd;
+use crate::net;
+use crate::rootfs;
+use crate::spawn::InitStdio;
+use crate::spec::{ContainerSpec, ProcessSpec};
+use crate::user::{self, ExecUser};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{Gid, Uid};
+use std::convert::Infallible;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::panic::{self, AssertUnwindSafe};
+
+/// Highest signal number on Linux.
+const MAX_SIGNAL: libc::c_int = 64;
+/// Size of the kernel's signal set, as rt_sigaction wants it.
+const SIGSET_BYTES: usize = MAX_SIGNAL as usize / 8;
+
+/// Sets up the container and execs its command; never returns.
+pub(crate) fn run(spec: &ContainerSpec, stdio: &InitStdio, error_pipe: OwnedFd) -> ! {
+    let failure = match panic::catch_unwind(AssertUnwindSafe(|| start(spec, stdio))) {
+        Ok(Err(failure)) => failure,
+        Ok(Ok(never)) => match never {},
+        Err(_) => StartFailure::new(
+            "the container's init panicked before exec",
+            EXIT_SETUP_FAILED,
+        ),
+    };
+    // Nothing more can be done if the monitor is gone; the exit code still tells.
+    let _ = nix::unistd::write(&error_pipe, &failure.encode());
+    // SAFETY: _exit ends this child at once, without running the monitor's
+    // atexit handlers or flushing its copies of the monitor's buffers.
+    unsafe { libc::_exit(failure.exit_code) }
+}
+
+fn start(spec: &ContainerSpec, stdio: &InitStdio) -> Result<Infallible, StartFailure> {
+    let process = &spec.process;
+    connect_stdio(stdio)?;
+    umask(Mode::from_bits_truncate(0o022));
+    rootfs::build(&spec.rootfs, &spec.file_binds)?;
+    nix::unistd::sethostname(&spec.hostname)
+        .map_err(|e| StartFailure::sys(format!("setting hostname {:?}", spec.hostname), e))?;
+    net::bring_up_loopback().map_err(|e| StartFailure::sys("bringing up lo", e))?;
+
+    let user = resolve_user(&process.user)?;
+    let cwd = working_dir(process);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(&cwd)
+        .map_err(|e| StartFailure::io(format!("creating working directory {cwd}"), &e))?;
+    switch_user(&user)?;
+    nix::unistd::chdir(cwd.as_str()).map_err(|e| {
+        StartFailure::sys(
+            format!("chdir to cwd ({cwd:?}) set in config.json failed"),
+            e,
+        )
+    })?;
+
+    let env = environment(&process.env, &user.home);
+    let Some(command) = process.args.first() else {
+        return Err(StartFailure::new("no command specified", EXIT_SETUP_FAILED));
+    };
+    let program = exec::find_executable(command, env_value(&env, "PATH"))?;
+    reset_signals();
+    fd::set_cloexec_from(3).map_err(|e| StartFailure::sys("closing inherited descriptors", e))?;
+    Err(exec::exec(&program, &process.args, &env))
+}
+
+/// Makes the pipes (or /dev/null) the container's fds 0, 1 and 2. The monitor
+/// keeps its own 0-2 on /dev/null, so the sources are never 0-2 themselves.
+fn connect_stdio(stdio: &InitStdio) -> Result<(), StartFailure> {
+    let pairs: [(&OwnedFd, RawFd); 3] = [(&stdio.stdin, 0), (&stdio.stdout, 1), (&stdio.stderr, 2)];
+    for (source, target) in pairs {
+        nix::unistd::dup2(source.as_raw_fd(), target)
+            .map_err(|e| StartFailure::sys("connecting the container's stdio", e))?;
+    }
+    Ok(())
+}
+
+fn resolve_user(spec: &str) -> Result<ExecUser, StartFailure> {
+    let read = |path: &str| {
+        user::read_database(path).map_err(|e| StartFailure::sys(format!("reading {path}"), e))
+    };
+    let passwd = read("/etc/passwd")?;
+    let group = read("/etc/group")?;
+    user::resolve(spec, passwd.as_deref(), group.as_deref())
+        .map_err(|message| StartFailure::new(message, EXIT_SETUP_FAILED))
+}
+
+/// Supplementary groups, then gid, then uid: each step needs the privilege
+/// the next one drops.
+fn switch_user(user: &ExecUser) -> Result<(), StartFailure> {
+    let context = || format!("switching to user {}:{}", user.uid, user.gid);
+    let groups: Vec<Gid> = user
+        .supplementary_gids
+        .iter()
+        .map(|&g| Gid::from_raw(g))
+        .collect();
+    nix::unistd::setgroups(&groups).map_err(|e| StartFailure::sys(context(), e))?;
+    nix::unistd::setgid(Gid::from_raw(user.gid)).map_err(|e| StartFailure::sys(context(), e))?;
+    nix::unistd::setuid(Uid::from_raw(user.uid)).map_err(|e| StartFailure::sys(context(), e))
+}
+
+/// The working directory as an absolute path ("/" when unset).
+fn working_dir(process: &ProcessSpec) -> String {
+    if process.cwd.starts_with('/') {
+        process.cwd.clone()
+    } else {
+        format!("/{}", process.cwd)
+    }
+}
+
+/// The command's environment: the spec's, plus `HOME` from the user's passwd
+/// entry when the spec has none.
+fn environment(env: &[String], home: &str) -> Vec<String> {
+    let mut env = env.to_vec();
+    if env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// The value of `key` in `KEY=value` entries; the last one wins, as when
+/// they are applied in order.
+fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+    env.iter().rev().find_map(|entry| {
+        entry
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
+/// Default dispositions and an empty mask for the command: exec keeps ignored
+/// signals ignored, and the monitor ignores SIGPIPE and blocks SIGCHLD (and
+/// whoever started the daemon may have ignored anything, glibc's reserved
+/// real-time signals included, which glibc's own wrappers refuse to touch).
+fn reset_signals() {
+    // The kernel's `struct sigaction` with SIG_DFL (0), no flags and an empty
+    // mask is all zeros on every architecture; 32 bytes cover its size.
+    let default_action = [0u64; 4];
+    for signal in 1..=MAX_SIGNAL {
+        // SAFETY: rt_sigaction reads one kernel sigaction from a valid
+        // buffer and writes nothing (no old action). The calls that fail
+        // (SIGKILL, SIGSTOP) change nothing.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                default_action.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                SIGSET_BYTES,
+            )
+        };
+    }
+    // Cannot fail with a valid `how` and set.
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn home_is_added_only_when_missing() {
+        assert_eq!(
+            environment(&strings(&["A=1"]), "/home/app"),
+            strings(&["A=1", "HOME=/home/app"])
+        );
+        assert_eq!(
+            environment(&strings(&["HOME=/x"]), "/root"),
+            strings(&["HOME=/x"])
+        );
+    }
+
+    #[test]
+    fn env_value_takes_the_last_exact_key() {
+        let env = strings(&["PATHX=no", "PATH=/a", "PATH=/b", "OTHER=1"]);
+        assert_eq!(env_value(&env, "PATH"), Some("/b"));
+        assert_eq!(env_value(&env, "PAT"), None);
+        assert_eq!(env_value(&strings(&["EMPTY="]), "EMPTY"), Some(""));
+    }
+
+    #[test]
+    fn working_dir_is_absolute() {
+        let mut process = ProcessSpec {
+            args: vec![],
+            env: vec![],
+            cwd: String::new(),
+            user: String::new(),
+            open_stdin: false,
+            tty: false,
+        };
+        assert_eq!(working_dir(&process), "/");
+        process.cwd = "srv/app".into();
+        assert_eq!(working_dir(&process), "/srv/app");
+        process.cwd = "/data".into();
+        assert_eq!(working_dir(&process), "/data");
+    }
+}

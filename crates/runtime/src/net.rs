@@ -1,0 +1,38 @@
+//! The container's loopback interface. A fresh network namespace has `lo`
+//! down; this brings it up. Everything else about networking (veth, addresses,
+//! routes) belongs to `berth-network`.
+
+use nix::errno::Errno;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Sets `IFF_UP` on `lo` in the calling process's network namespace.
+pub(crate) fn bring_up_loopback() -> Result<(), Errno> {
+    // SAFETY: plain socket(2); the result is checked before use.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
+
+    // SAFETY: `ifreq` is plain old data (a name and a union of integers and
+    // addresses); all-zero is a valid value of it.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the NUL-terminated name and writes the
+    // `ifru_flags` member of `request`, which lives for both calls.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) } < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just filled `ifru_flags`, the member read here.
+    unsafe {
+        request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    }
+    // SAFETY: as above; SIOCSIFFLAGS only reads `request`.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

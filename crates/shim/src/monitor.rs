@@ -1,0 +1,289 @@
+//! The monitor's life with its container: open the log, create the stdio
+//! pipes, start the init through `berth-runtime`, report the start on the
+//! sync pipe, then pump output into the json-file log until the init dies,
+//! and record its exit status.
+//!
+//! One thread, one poll(2) loop over the two output pipes and a signalfd for
+//! SIGCHLD (the monitor is a subreaper, so it reaps whatever is reparented to
+//! it as well as the init).
+
+use crate::logger::{JsonFileLog, Stream};
+use berth_runtime::{spawn_init, ContainerSpec, ExitStatus, InitOutcome, InitStdio, StartReport};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Exit code reported for failures of the monitor itself.
+const EXIT_MONITOR_FAILED: i32 = 128;
+/// Bytes read from an output pipe at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// How long to keep draining output after the init died. Every process in
+/// its pid namespace is dead by then, so the pipes close at once; this only
+/// bounds the wait if something outside the namespace holds a write end.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything the monitor holds for a running container.
+struct Container {
+    pid: Pid,
+    /// Read ends of the stdout and stderr pipes, until they reach EOF.
+    outputs: [Option<OwnedFd>; 2],
+    sigchld: SignalFd,
+    log: JsonFileLog<File>,
+}
+
+/// Starts the container and monitors it to the end; returns the monitor's
+/// exit code. `sync` receives the [`StartReport`] and is closed after it.
+pub fn run(spec: &ContainerSpec, sync: File) -> i32 {
+    let (mut container, stdio, _stdin_writer) = match prepare(spec) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            report(
+                sync,
+                &StartReport::Failed {
+                    message,
+                    exit_code: EXIT_MONITOR_FAILED,
+                },
+            );
+            return 1;
+        }
+    };
+    // SAFETY: the monitor is single-threaded, and its fds 0-2 are /dev/null
+    // (see `detach` in main.rs).
+    match unsafe { spawn_init(spec, stdio) } {
+        Ok(InitOutcome::Running { pid }) => {
+            container.pid = pid;
+            report(
+                sync,
+                &StartReport::Started {
+                    pid: pid.as_raw(),
+                    shim_pid: nix::unistd::getpid().as_raw(),
+                },
+            );
+        }
+        Ok(InitOutcome::Failed { message, exit_code }) => {
+            report(sync, &StartReport::Failed { message, exit_code });
+            return 0;
+        }
+        Err(error) => {
+            report(
+                sync,
+                &StartReport::Failed {
+                    message: error.to_string(),
+                    exit_code: EXIT_MONITOR_FAILED,
+                },
+            );
+            return 1;
+        }
+    }
+    let status = container.supervise();
+    match write_exit_status(&spec.exit_path, &status) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// The log, the SIGCHLD signalfd and the stdio pipes. Returns the container
+/// (pid not yet known), the init's ends of its stdio, and the write end of
+/// its stdin pipe when stdin is kept open.
+fn prepare(spec: &ContainerSpec) -> Result<(Container, InitStdio, Option<OwnedFd>), String> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&spec.log_path)
+        .map_err(|e| format!("opening log file {}: {e}", spec.log_path.display()))?;
+
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+        .map_err(|e| format!("blocking SIGCHLD: {e}"))?;
+    let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("creating signalfd: {e}"))?;
+
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("creating pipe: {e}"));
+    let (stdout_read, stdout_write) = pipe()?;
+    let (stderr_read, stderr_write) = pipe()?;
+    let (stdin, stdin_writer) = if spec.process.open_stdin {
+        let (read, write) = pipe()?;
+        (read, Some(write))
+    } else {
+        let null = File::open("/dev/null").map_err(|e| format!("opening /dev/null: {e}"))?;
+        (OwnedFd::from(null), None)
+    };
+    Ok((
+        Container {
+            pid: Pid::from_raw(0),
+            outputs: [Some(stdout_read), Some(stderr_read)],
+            sigchld,
+            log: JsonFileLog::new(log),
+        },
+        InitStdio {
+            stdin,
+            stdout: stdout_write,
+            stderr: stderr_write,
+        },
+        stdin_writer,
+    ))
+}
+
+/// Sends the start report to the daemon. If the daemon is gone, nobody is
+/// left to tell; the container runs on regardless.
+fn report(mut sync: File, report: &StartReport) {
+    if let Ok(bytes) = serde_json::to_vec(report) {
+        let _ = sync.write_all(&bytes);
+    }
+}
+
+impl Container {
+    /// Pumps output until the init has died and its pipes are drained, then
+    /// flushes and syncs the log. Returns how the init ended.
+    fn supervise(mut self) -> ExitStatus {
+        let mut buffer = vec![0u8; READ_CHUNK];
+        let mut ended: Option<(ExitStatus, Instant)> = None;
+        loop {
+            let timeout = match &ended {
+                Some((_, deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if self.outputs.iter().all(Option::is_none) || left.is_zero() {
+                        break;
+                    }
+                    left.as_millis().min(i32::MAX as u128) as i32 + 1
+                }
+                None => -1,
+            };
+            let mut fds = [
+                poll_entry(self.outputs[0].as_ref()),
+                poll_entry(self.outputs[1].as_ref()),
+                poll_entry(Some(&self.sigchld)),
+            ];
+            // SAFETY: `fds` is a valid array of pollfd of the length passed;
+            // negative fds (closed streams) are ignored by poll.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if ready < 0 {
+                if Errno::last() == Errno::EINTR {
+                    continue;
+                }
+                break;
+            }
+            for (stream, fd) in [(Stream::Stdout, fds[0]), (Stream::Stderr, fds[1])] {
+                if fd.revents != 0 {
+                    self.pump(stream, &mut buffer);
+                }
+            }
+            if fds[2].revents != 0 && ended.is_none() {
+                if let Some(status) = self.reap() {
+                    ended = Some((status, Instant::now() + DRAIN_GRACE));
+                }
+            }
+        }
+        let now = SystemTime::now();
+        // A log that cannot be written must not lose the exit status.
+        let _ = self.log.flush_pending(Stream::Stdout, now);
+        let _ = self.log.flush_pending(Stream::Stderr, now);
+        let _ = self.log.sink().sync_all();
+        match ended {
+            Some((status, _)) => status,
+            None => ExitStatus {
+                exit_code: EXIT_MONITOR_FAILED,
+                finished_unix_nanos: unix_nanos(now),
+            },
+        }
+    }
+
+    /// Reads one chunk of `stream` into the log; closes the stream at EOF.
+    fn pump(&mut self, stream: Stream, buffer: &mut [u8]) {
+        let Some(fd) = &self.outputs[stream as usize] else {
+            return;
+        };
+        match nix::unistd::read(fd.as_raw_fd(), buffer) {
+            Ok(0) | Err(Errno::EBADF | Errno::EIO) => {
+                self.outputs[stream as usize] = None;
+                let _ = self.log.flush_pending(stream, SystemTime::now());
+            }
+            // Log write errors (a full disk) drop output rather than stall the container.
+            Ok(n) => {
+                let _ = self.log.write(stream, &buffer[..n], SystemTime::now());
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Consumes pending SIGCHLDs and reaps every exited child; returns the
+    /// init's exit status once it has died.
+    fn reap(&mut self) -> Option<ExitStatus> {
+        while let Ok(Some(_)) = self.sigchld.read_signal() {}
+        let mut init_status = None;
+        loop {
+            let exit_code = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == self.pid => code,
+                Ok(WaitStatus::Signaled(pid, signal, _)) if pid == self.pid => 128 + signal as i32,
+                Ok(WaitStatus::StillAlive) | Err(_) => return init_status,
+                Ok(_) => continue,
+            };
+            init_status = Some(ExitStatus {
+                exit_code,
+                finished_unix_nanos: unix_nanos(SystemTime::now()),
+            });
+        }
+    }
+}
+
+fn poll_entry(fd: Option<&impl AsRawFd>) -> libc::pollfd {
+    libc::pollfd {
+        fd: fd.map_or(-1, AsRawFd::as_raw_fd),
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
+}
+
+/// Writes the exit status atomically: a temporary file beside it, fsync'd,
+/// renamed over it, and the directory fsync'd.
+fn write_exit_status(path: &Path, status: &ExitStatus) -> io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let mut file = File::create(&temporary)?;
+    file.write_all(&serde_json::to_vec(status)?)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_is_written_whole_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exit.json");
+        let status = ExitStatus {
+            exit_code: 137,
+            finished_unix_nanos: 1_714_557_600_123_456_789,
+        };
+        write_exit_status(&path, &status).unwrap();
+        assert_eq!(
+            berth_runtime::read_exit_status(&path).unwrap(),
+            Some(status)
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
+    }
+}

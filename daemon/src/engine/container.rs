@@ -1,0 +1,136 @@
+//! One container: its persisted record, and the in-memory handles that
+//! waiters and streams watch.
+
+use berth_api::container::{ContainerConfig, HostConfig};
+use serde::{Deserialize, Serialize};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// Docker's `State.Status` values that Berth uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Removing,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// The state part of the record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// The init's pid on the host, while running.
+    pub pid: i32,
+    /// The monitor's pid, while running.
+    pub shim_pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// What is written to `containers/<id>/config.v2.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    /// With the leading `/`, as Docker shows it.
+    pub name: String,
+    pub created: String,
+    pub image_id: String,
+    pub path: String,
+    pub args: Vec<String>,
+    /// The merged config (image defaults plus the create body).
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub state: State,
+    pub restart_count: i64,
+}
+
+impl Record {
+    pub fn running(&self) -> bool {
+        self.state.status == Status::Running
+    }
+}
+
+/// What waiters watch: changes whenever the container starts, exits or is removed.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    pub running: bool,
+    /// How many times the container has exited since the daemon started.
+    pub exits: u64,
+    pub exit_code: i32,
+    pub removed: bool,
+}
+
+/// A container known to the engine.
+pub struct Container {
+    pub id: String,
+    record: Mutex<Record>,
+    lifecycle: watch::Sender<Lifecycle>,
+    /// Serializes start, stop, restart and remove of this container.
+    pub op: tokio::sync::Mutex<()>,
+    /// A pidfd for the running init, to signal it without pid reuse races.
+    pub init_pidfd: Mutex<Option<OwnedFd>>,
+}
+
+impl Container {
+    pub fn new(record: Record) -> Container {
+        let lifecycle = Lifecycle {
+            running: record.running(),
+            exit_code: record.state.exit_code,
+            ..Lifecycle::default()
+        };
+        Container {
+            id: record.id.clone(),
+            record: Mutex::new(record),
+            lifecycle: watch::Sender::new(lifecycle),
+            op: tokio::sync::Mutex::new(()),
+            init_pidfd: Mutex::new(None),
+        }
+    }
+
+    /// The record, locked briefly; never hold it across an await.
+    pub fn record(&self) -> MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Record {
+        self.record().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Lifecycle> {
+        self.lifecycle.subscribe()
+    }
+
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle.borrow().clone()
+    }
+
+    pub fn notify(&self, change: impl FnOnce(&mut Lifecycle)) {
+        self.lifecycle.send_modify(change);
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,232 @@
+//! The engine: containers and images, and what the API asks of them.
+//!
+//! Owns the container table, the on-disk records under the data root and
+//! the image store. Lifecycle steps live in their own modules (`create`,
+//! `lifecycle`, `logs`); the mechanism crates do the syscalls.
+
+mod container;
+mod create;
+mod lifecycle;
+pub mod logs;
+mod names;
+mod view;
+
+pub use container::{Container, Record};
+pub use lifecycle::{WaitCondition, Waiter};
+
+use berth_api::ApiError;
+use berth_image::ImageStore;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+/// Where things live; several daemons with different paths run side by side.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// The `berth-shim` binary.
+    pub shim: PathBuf,
+}
+
+impl Paths {
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+    pub fn runtime_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join("containers").join(id)
+    }
+    pub fn record_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("config.v2.json")
+    }
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+    pub fn exit_path(&self, id: &str) -> PathBuf {
+        self.runtime_dir(id).join("exit.json")
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    by_id: HashMap<String, Arc<Container>>,
+    /// Name with the leading `/` -> id.
+    names: HashMap<String, String>,
+}
+
+pub struct Engine {
+    pub paths: Paths,
+    pub images: Arc<ImageStore>,
+    table: RwLock<Table>,
+}
+
+impl Engine {
+    /// Opens the roots, loads container records and re-adopts live monitors.
+    pub async fn open(paths: Paths) -> anyhow::Result<Arc<Engine>> {
+        use anyhow::Context;
+        for dir in [
+            paths.data_root.join("containers"),
+            paths.exec_root.join("containers"),
+        ] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let images = Arc::new(
+            ImageStore::open(paths.data_root.join("image")).context("opening the image store")?,
+        );
+        let engine = Engine {
+            paths,
+            images,
+            table: RwLock::new(Table::default()),
+        };
+        let engine = Arc::new(engine);
+        for container in engine.load_containers()? {
+            engine.adopt(container);
+        }
+        Ok(engine)
+    }
+
+    fn load_containers(&self) -> anyhow::Result<Vec<Arc<Container>>> {
+        let mut loaded = Vec::new();
+        let dir = self.paths.data_root.join("containers");
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let record = std::fs::read(self.paths.record_path(&id))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok());
+            let Some(record) = record else {
+                tracing::warn!(container = %id, "removing half-created container");
+                let _ = std::fs::remove_dir_all(entry.path());
+                let _ = std::fs::remove_dir_all(self.paths.runtime_dir(&id));
+                continue;
+            };
+            let container = Arc::new(Container::new(record));
+            let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+            table
+                .names
+                .insert(container.record().name.clone(), id.clone());
+            table.by_id.insert(id, container.clone());
+            loaded.push(container);
+        }
+        Ok(loaded)
+    }
+
+    pub fn all(&self) -> Vec<Arc<Container>> {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        table.by_id.values().cloned().collect()
+    }
+
+    /// Finds a container by full id, name (with or without `/`), or unique id prefix.
+    pub fn lookup(&self, reference: &str) -> Result<Arc<Container>, ApiError> {
+        let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = table.by_id.get(reference) {
+            return Ok(c.clone());
+        }
+        let name = if reference.starts_with('/') {
+            reference.to_string()
+        } else {
+            format!("/{reference}")
+        };
+        if let Some(id) = table.names.get(&name) {
+            if let Some(c) = table.by_id.get(id) {
+                return Ok(c.clone());
+            }
+        }
+        if !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut matches = table
+                .by_id
+                .iter()
+                .filter(|(id, _)| id.starts_with(reference));
+            if let Some((_, c)) = matches.next() {
+                if matches.next().is_none() {
+                    return Ok(c.clone());
+                }
+                return Err(ApiError::not_found(format!(
+                    "Multiple IDs found with provided prefix: {reference}"
+                )));
+            }
+        }
+        Err(ApiError::no_such_container(reference))
+    }
+
+    /// Writes a container's record atomically.
+    pub fn save(&self, container: &Container) -> Result<(), ApiError> {
+        let bytes = serde_json::to_vec_pretty(&*container.record()).expect("records serialize");
+        container::write_atomic(&self.paths.record_path(&container.id), &bytes)
+            .map_err(|e| ApiError::system(format!("saving container {}: {e}", container.id)))
+    }
+
+    /// Adds a container whose name [`Engine::reserve_name`] already holds.
+    fn insert_reserved(&self, container: Arc<Container>) {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        table.by_id.insert(container.id.clone(), container);
+    }
+
+    /// Reserves a name before the container is written, so that two creates
+    /// with one name cannot both succeed.
+    fn reserve_name(&self, name: &str, id: &str) -> Result<(), ApiError> {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(other) = table.names.get(name) {
+            return Err(name_conflict(name, other));
+        }
+        table.names.insert(name.to_string(), id.to_string());
+        Ok(())
+    }
+
+    fn release_name(&self, name: &str, id: &str) {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        if table.names.get(name).map(String::as_str) == Some(id) {
+            table.names.remove(name);
+        }
+    }
+
+    fn forget(&self, container: &Container) {
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        let name = container.record().name.clone();
+        if table.names.get(&name) == Some(&container.id) {
+            table.names.remove(&name);
+        }
+        table.by_id.remove(&container.id);
+    }
+
+    /// The id of a container that uses `image_id`, if any.
+    pub fn container_using_image(&self, image_id: &str) -> Option<String> {
+        self.all()
+            .into_iter()
+            .find(|c| c.record().image_id == image_id)
+            .map(|c| c.id.clone())
+    }
+}
+
+fn name_conflict(name: &str, other: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "Conflict. The container name \"{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+    ))
+}
+
+/// Runs blocking work (image store, file system) off the async threads.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::system(format!("internal task failed: {e}")))?
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// The image store's errors as API errors.
+pub fn image_error(err: berth_image::ImageError) -> ApiError {
+    use berth_image::ImageErrorKind;
+    let kind = match err.kind() {
+        ImageErrorKind::NotFound => berth_api::ErrorKind::NotFound,
+        ImageErrorKind::Conflict => berth_api::ErrorKind::Conflict,
+        ImageErrorKind::InvalidArgument => berth_api::ErrorKind::InvalidParameter,
+        ImageErrorKind::Internal => berth_api::ErrorKind::System,
+    };
+    ApiError::new(kind, err.to_string())
+}

@@ -1,0 +1,275 @@
+//! Image section: list, inspect, import, load, save, tag, delete.
+
+use crate::engine::{blocking, image_error, Engine};
+use crate::http::{self, ApiResult, BodyReader, ChannelWriter, Query, Request};
+use berth_api::image::{DeleteItem, ImageInspect, ImageSummary, RootFs};
+use berth_api::{ApiError, Filters};
+use berth_image::{ImageRecord, LoadedImage, Removed};
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+fn summary(image: &ImageRecord, containers: i64) -> ImageSummary {
+    ImageSummary {
+        id: image.id.clone(),
+        parent_id: String::new(),
+        repo_tags: image.repo_tags.clone(),
+        repo_digests: image.repo_digests.clone(),
+        created: image.created_unix,
+        size: image.size,
+        shared_size: -1,
+        virtual_size: image.size,
+        labels: image
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default(),
+        containers,
+    }
+}
+
+pub async fn list(engine: &Arc<Engine>, query: &Query) -> ApiResult {
+    let filters = Filters::parse(query.get("filters").unwrap_or(""))?;
+    filters.validate(&["dangling", "label", "reference"])?;
+    let images = engine.images.clone();
+    let mut all = blocking(move || images.list().map_err(image_error)).await?;
+    let show_all = query.bool("all");
+    let dangling = filters
+        .get("dangling")
+        .first()
+        .map(|d| berth_api::parse_bool(d));
+    let references = filters.get("reference").to_vec();
+    all.retain(|image| {
+        let untagged = image.repo_tags.is_empty();
+        let keep_dangling = match dangling {
+            Some(true) => untagged,
+            Some(false) => !untagged,
+            None => show_all || !untagged || image.repo_digests.is_empty(),
+        };
+        let labels = image
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        keep_dangling
+            && filters.labels_match(&labels)
+            && (references.is_empty()
+                || image
+                    .repo_tags
+                    .iter()
+                    .any(|t| references.iter().any(|r| reference_matches(r, t))))
+    });
+    let containers: Vec<String> = engine
+        .all()
+        .iter()
+        .map(|c| c.record().image_id.clone())
+        .collect();
+    let rows: Vec<ImageSummary> = all
+        .iter()
+        .map(|image| {
+            let users = containers.iter().filter(|id| **id == image.id).count() as i64;
+            summary(image, users)
+        })
+        .collect();
+    http::ok_json(&rows)
+}
+
+/// Docker's `reference` filter: `busybox`, `busybox:latest`, or a `*` glob.
+fn reference_matches(pattern: &str, tag: &str) -> bool {
+    let (repo, _) = tag.rsplit_once(':').unwrap_or((tag, ""));
+    glob(pattern, tag) || glob(pattern, repo)
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| glob(rest, &text[head.len() + i..]))
+        }
+    }
+}
+
+pub async fn inspect(engine: &Arc<Engine>, name: &str) -> ApiResult {
+    let images = engine.images.clone();
+    let name = name.to_string();
+    let image = blocking(move || images.get(&name).map_err(image_error)).await?;
+    let config = &image.config;
+    let comment = config
+        .history
+        .last()
+        .and_then(|h| h.comment.clone())
+        .unwrap_or_default();
+    http::ok_json(&ImageInspect {
+        id: image.id.clone(),
+        repo_tags: image.repo_tags.clone(),
+        repo_digests: image.repo_digests.clone(),
+        parent: String::new(),
+        comment,
+        created: config.created.clone().unwrap_or_default(),
+        docker_version: String::new(),
+        author: config.author.clone().unwrap_or_default(),
+        config: serde_json::to_value(&config.config).unwrap_or(serde_json::Value::Null),
+        architecture: config.architecture.clone(),
+        os: config.os.clone(),
+        size: image.size,
+        virtual_size: image.size,
+        graph_driver: berth_api::container::GraphDriver {
+            name: "overlay2".to_string(),
+            data: Default::default(),
+        },
+        root_fs: RootFs {
+            kind: "layers".to_string(),
+            layers: config.rootfs.diff_ids.clone(),
+        },
+        metadata: json!({ "LastTagTime": "0001-01-01T00:00:00Z" }),
+    })
+}
+
+fn json_lines(lines: &[serde_json::Value]) -> http::Response {
+    let mut body = Vec::new();
+    for line in lines {
+        serde_json::to_writer(&mut body, line).expect("serializes");
+        body.push(b'\n');
+    }
+    http::text("application/json", body)
+}
+
+/// `POST /images/create`: `fromSrc=-` imports the body; pulling from a
+/// registry arrives with the registry work.
+pub async fn create(engine: &Arc<Engine>, req: Request, query: &Query) -> ApiResult {
+    if let Some(image) = query.get("fromImage").filter(|i| !i.is_empty()) {
+        return Err(ApiError::system(format!(
+            "cannot pull {image}: pulling from a registry is not supported yet; use load or import"
+        )));
+    }
+    match query.get("fromSrc") {
+        Some("-") => {}
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "importing from {other:?} is not supported: send the archive in the request body (fromSrc=-)"
+            )))
+        }
+        None => return Err(ApiError::invalid("fromImage or fromSrc is required")),
+    }
+    let repo = query.get("repo").unwrap_or("").to_string();
+    let tag = query.get("tag").unwrap_or("").to_string();
+    let target = match (repo.is_empty(), tag.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(repo),
+        (false, false) => Some(format!("{repo}:{tag}")),
+    };
+    let changes = query.all("changes");
+    let message = query.get("message").unwrap_or("").to_string();
+    let mut reader = BodyReader::spawn(req.into_body());
+    let images = engine.images.clone();
+    let id = blocking(move || {
+        images
+            .import(&mut reader, target.as_deref(), &changes, &message)
+            .map_err(image_error)
+    })
+    .await?;
+    Ok(json_lines(&[json!({ "status": id })]))
+}
+
+pub async fn load(engine: &Arc<Engine>, req: Request, _query: &Query) -> ApiResult {
+    let mut reader = BodyReader::spawn(req.into_body());
+    let images = engine.images.clone();
+    let loaded = blocking(move || images.load(&mut reader).map_err(image_error)).await?;
+    let lines: Vec<serde_json::Value> = loaded
+        .iter()
+        .map(|image| match image {
+            LoadedImage::Tagged(name) => json!({ "stream": format!("Loaded image: {name}\n") }),
+            LoadedImage::Untagged(id) => json!({ "stream": format!("Loaded image ID: {id}\n") }),
+        })
+        .collect();
+    Ok(json_lines(&lines))
+}
+
+pub async fn save(engine: &Arc<Engine>, names: Vec<String>) -> ApiResult {
+    if names.is_empty() {
+        return Err(ApiError::invalid("no images named: pass names=NAME"));
+    }
+    let images = engine.images.clone();
+    let checked = names.clone();
+    blocking(move || {
+        for name in &checked {
+            images.get(name).map_err(image_error)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let (tx, rx) = mpsc::channel::<Bytes>(8);
+    let images = engine.images.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter::new(tx);
+        let result = images
+            .save(&names, &mut writer)
+            .map_err(|e| e.to_string())
+            .and_then(|()| std::io::Write::flush(&mut writer).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "image save ended early");
+        }
+    });
+    Ok(http::stream("application/x-tar", rx))
+}
+
+pub async fn tag(engine: &Arc<Engine>, name: &str, query: &Query) -> ApiResult {
+    let repo = query
+        .get("repo")
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ApiError::invalid("repository name must have at least one component"))?;
+    let target = match query.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{repo}:{tag}"),
+        None => repo.to_string(),
+    };
+    let images = engine.images.clone();
+    let source = name.to_string();
+    blocking(move || images.tag(&source, &target).map_err(image_error)).await?;
+    Ok(http::status(StatusCode::CREATED))
+}
+
+pub async fn remove(engine: &Arc<Engine>, name: &str, query: &Query) -> ApiResult {
+    let images = engine.images.clone();
+    let name = name.to_string();
+    let force = query.bool("force");
+    let users = engine.clone();
+    let removed = blocking(move || {
+        images
+            .remove(&name, force, &|id| users.container_using_image(id))
+            .map_err(image_error)
+    })
+    .await?;
+    let items: Vec<DeleteItem> = removed
+        .into_iter()
+        .map(|r| match r {
+            Removed::Untagged(t) => DeleteItem {
+                untagged: Some(t),
+                deleted: None,
+            },
+            Removed::Deleted(d) => DeleteItem {
+                untagged: None,
+                deleted: Some(d),
+            },
+        })
+        .collect();
+    http::ok_json(&items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filter_matches_repo_tag_and_globs() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busybox:latest", "busybox:latest"));
+        assert!(reference_matches("busy*", "busybox:latest"));
+        assert!(reference_matches("*:v1", "app:v1"));
+        assert!(!reference_matches("alpine", "busybox:latest"));
+    }
+}

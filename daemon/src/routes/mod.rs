@@ -1,0 +1,56 @@
+//! The API router: one module per section of the Docker Engine API. Routes
+//! are thin: they parse the request, call the engine, and shape the reply.
+
+mod containers;
+mod images;
+mod system;
+
+use crate::engine::Engine;
+use crate::http::{ApiResult, Query, Request};
+use berth_api::ApiError;
+use hyper::Method;
+use std::sync::Arc;
+
+pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) -> ApiResult {
+    let method = req.method().clone();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (&method, segments.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
+        (&Method::GET, ["version"]) => system::version(&engine).await,
+        (&Method::GET, ["info"]) => system::info(&engine).await,
+
+        (&Method::POST, ["containers", "create"]) => containers::create(&engine, req, &query).await,
+        (&Method::GET, ["containers", "json"]) => containers::list(&engine, &query).await,
+        (&Method::GET, ["containers", id, "json"]) => containers::inspect(&engine, id).await,
+        (&Method::POST, ["containers", id, "start"]) => containers::start(&engine, id).await,
+        (&Method::POST, ["containers", id, "stop"]) => containers::stop(&engine, id, &query).await,
+        (&Method::POST, ["containers", id, "restart"]) => {
+            containers::restart(&engine, id, &query).await
+        }
+        (&Method::POST, ["containers", id, "kill"]) => containers::kill(&engine, id, &query).await,
+        (&Method::POST, ["containers", id, "wait"]) => containers::wait(&engine, id, &query).await,
+        (&Method::POST, ["containers", id, "attach"]) => {
+            containers::attach(&engine, id, req, &query).await
+        }
+        (&Method::GET, ["containers", id, "logs"]) => containers::logs(&engine, id, &query).await,
+        (&Method::DELETE, ["containers", id]) => containers::remove(&engine, id, &query).await,
+
+        (&Method::GET, ["images", "json"]) => images::list(&engine, &query).await,
+        (&Method::POST, ["images", "create"]) => images::create(&engine, req, &query).await,
+        (&Method::POST, ["images", "load"]) => images::load(&engine, req, &query).await,
+        (&Method::GET, ["images", "get"]) => images::save(&engine, query.all("names")).await,
+        (&Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
+            images::save(&engine, vec![name.join("/")]).await
+        }
+        (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
+            images::inspect(&engine, &name.join("/")).await
+        }
+        (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
+            images::tag(&engine, &name.join("/"), &query).await
+        }
+        (&Method::DELETE, ["images", name @ ..]) if !name.is_empty() => {
+            images::remove(&engine, &name.join("/"), &query).await
+        }
+        _ => Err(ApiError::not_found("page not found")),
+    }
+}

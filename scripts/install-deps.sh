@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing Berth needs on a Debian machine:
+# busybox-static (the test image), docker.io (the reference docker CLI and
+# dockerd for benchmarks), hyperfine (benchmarks), and docker-py + pytest.
+set -euo pipefail
+
+missing=()
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v docker >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! python3 -c 'import docker, pytest' >/dev/null 2>&1; then
+  echo "installing: docker-py, pytest"
+  python3 -m pip install -q --root-user-action=ignore docker pytest
+fi

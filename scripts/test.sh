@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests of every crate and the end-to-end
+# tests, which start real berthd daemons (as root) on private sockets and
+# drive them with berth, the docker CLI and docker-py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" -eq 0 ] || { echo "the tests need root (namespaces, overlay mounts)" >&2; exit 1; }
+bash scripts/install-deps.sh
+cargo build --workspace --locked
+cargo test --workspace --locked

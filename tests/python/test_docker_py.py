@@ -1,0 +1,72 @@
+"""docker-py against berthd: the calls scripts and Testcontainers make."""
+
+import docker
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client():
+    c = docker.from_env(timeout=60)
+    yield c
+    for container in c.containers.list(all=True):
+        container.remove(force=True)
+    c.close()
+
+
+def test_ping_version_info(client):
+    assert client.ping() is True
+    assert client.version()["ApiVersion"] == "1.45"
+    assert client.info()["Driver"] == "overlay2"
+
+
+def test_run_returns_output(client):
+    out = client.containers.run("busybox", ["sh", "-c", "echo hello"], remove=True)
+    assert out == b"hello\n"
+
+
+def test_run_nonzero_raises_container_error(client):
+    with pytest.raises(docker.errors.ContainerError) as info:
+        client.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 3"], remove=True)
+    assert info.value.exit_status == 3
+
+
+def test_detached_lifecycle_and_logs(client):
+    c = client.containers.run("busybox", ["sh", "-c", "echo ready; sleep 300"],
+                              detach=True, name="pyweb", labels={"suite": "py"},
+                              environment={"K": "v"})
+    try:
+        c.reload()
+        assert c.status == "running"
+        assert c.name == "pyweb"
+        assert "K=v" in c.attrs["Config"]["Env"]
+        listed = client.containers.list(filters={"label": "suite=py"})
+        assert [x.id for x in listed] == [c.id]
+        for _ in range(100):
+            if c.logs() == b"ready\n":
+                break
+        assert c.logs() == b"ready\n"
+        c.stop(timeout=1)
+        c.reload()
+        assert c.status == "exited"
+        assert c.wait()["StatusCode"] == 137
+    finally:
+        c.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("pyweb")
+
+
+def test_missing_image_and_container_errors(client):
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("nope:latest")
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("nope")
+
+
+def test_images_list_tag_and_remove(client):
+    image = client.images.get("busybox")
+    assert "busybox:latest" in image.tags
+    image.tag("pytagged", "v1")
+    assert "pytagged:v1" in client.images.get("pytagged:v1").tags
+    client.images.remove("pytagged:v1")
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("pytagged:v1")

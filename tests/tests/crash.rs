@@ -1,0 +1,86 @@
+//! `kill -9` of berthd leaves containers running; the next berthd re-adopts
+//! them, records exits that happened while it was down, and no log line is lost.
+
+use berth_tests::{eventually, Daemon};
+use std::time::Duration;
+
+#[test]
+fn running_container_survives_kill_9_of_the_daemon() {
+    let mut d = Daemon::with_busybox();
+    d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "survivor",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done",
+    ])
+    .ok();
+    d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "shortlived",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ])
+    .ok();
+    let pid_before = d
+        .berth(&["inspect", "-f", "{{.State.Pid}}", "survivor"])
+        .ok()
+        .stdout;
+    assert!(eventually(Duration::from_secs(5), || d
+        .berth(&["logs", "survivor"])
+        .stdout
+        .lines()
+        .count()
+        > 3));
+
+    d.kill9();
+    // While the daemon is down, one container keeps logging and the other exits.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid: i32 = pid_before.trim().parse().unwrap();
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok(),
+        "container died with the daemon"
+    );
+    d.restart();
+
+    let pid_after = d
+        .berth(&["inspect", "-f", "{{.State.Pid}}", "survivor"])
+        .ok()
+        .stdout;
+    assert_eq!(pid_before, pid_after);
+    let status = d
+        .berth(&["inspect", "-f", "{{.State.Status}}", "survivor"])
+        .ok()
+        .stdout;
+    assert_eq!(status.trim(), "running");
+    assert!(eventually(Duration::from_secs(5), || {
+        d.berth(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "shortlived",
+        ])
+        .stdout
+        .trim()
+            == "exited 7"
+    }));
+    d.berth(&["stop", "-t", "0", "survivor"]).ok();
+    let logs = d.berth(&["logs", "survivor"]).ok().stdout;
+    let numbers: Vec<u64> = logs
+        .lines()
+        .map(|l| l.trim_start_matches("line ").parse().unwrap())
+        .collect();
+    assert!(numbers.len() > 20, "too few lines: {}", numbers.len());
+    let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+    assert_eq!(
+        numbers, expected,
+        "log lines were lost or repeated across the restart"
+    );
+}
