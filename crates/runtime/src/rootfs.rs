@@ -16,6 +16,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::ffi::CString;
 use std::fs;
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
@@ -27,6 +28,9 @@ const MAX_MOUNT_DATA: usize = 4095;
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+/// Symlinks followed before giving up with ELOOP, as the kernel does.
+const MAX_SYMLINKS: usize = 40;
 
 /// Character devices every container gets: name, major, minor.
 const DEVICES: [(&str, u64, u64); 6] = [
@@ -267,21 +271,13 @@ fn detach_bind_source(bind: &FileBind) -> Result<DetachedBind<'_>, StartFailure>
 }
 
 /// Attaches a detached bind over its destination in the container, creating
-/// an empty file (and its parent directories) there first if needed.
+/// an empty file (and its parent directories) there first if needed. A
+/// destination that is a symlink is followed inside the container, and a
+/// missing target is created where the link points.
 fn attach_bind(bind: DetachedBind<'_>) -> Result<(), StartFailure> {
     let destination = Path::new("/").join(bind.destination);
     let context = || format!("bind-mounting over {}", destination.display());
-    if fs::metadata(&destination).is_err() {
-        if let Some(parent) = destination.parent() {
-            fs::create_dir_all(parent).map_err(|e| StartFailure::io(context(), &e))?;
-        }
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&destination)
-            .map_err(|e| StartFailure::io(context(), &e))?;
-    }
+    ensure_file(&destination).map_err(|e| StartFailure::io(context(), &e))?;
     let c_destination = CString::new(destination.as_os_str().as_encoded_bytes())
         .map_err(|_| StartFailure::sys(context(), Errno::EINVAL))?;
     // SAFETY: both paths are NUL-terminated and outlive the call; `tree` is
@@ -293,13 +289,42 @@ fn attach_bind(bind: DetachedBind<'_>) -> Result<(), StartFailure> {
             c"".as_ptr(),
             libc::AT_FDCWD,
             c_destination.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
         )
     };
     if rc < 0 {
         return Err(StartFailure::sys(context(), Errno::last()));
     }
     Ok(())
+}
+
+/// Makes sure something exists at `path`, following symlinks (only ever
+/// called after the pivot, so they resolve inside the container); creates an
+/// empty file and its parents where nothing is.
+fn ensure_file(path: &Path) -> io::Result<()> {
+    let mut path = path.to_path_buf();
+    for _ in 0..MAX_SYMLINKS {
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&path)?;
+                path = path.parent().unwrap_or(Path::new("/")).join(target);
+            }
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+                return fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .map(drop);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 #[cfg(test)]

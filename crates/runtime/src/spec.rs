@@ -73,7 +73,8 @@ pub enum StartReport {
     Started { pid: i32, shim_pid: i32 },
     /// The init could not start. `message` uses Docker's wording
     /// ("executable file not found in $PATH", "permission denied",
-    /// "no such file or directory"), and `exit_code` is 127 or 126 as Docker sets it.
+    /// "no such file or directory"), and `exit_code` is 127 or 126 as Docker
+    /// sets it, or 128 for any other failure before the command ran.
     Failed { message: String, exit_code: i32 },
 }
 

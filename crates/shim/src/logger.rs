@@ -5,7 +5,8 @@
 //! reaches [`MAX_ENTRY`] bytes without one is logged as a partial entry with
 //! no `\n`; an unfinished line waits for more data, and is flushed on its own
 //! when its stream ends. Invalid UTF-8 becomes U+FFFD. Entries are built in
-//! one reused buffer and written with one write per chunk of output.
+//! one reused buffer and written with one write per chunk of output (more
+//! only when a chunk's entries pass 64 KiB, which keeps the buffer small).
 
 use crate::timefmt;
 use std::io::{self, Write};

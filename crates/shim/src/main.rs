@@ -23,9 +23,6 @@ use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::process::exit;
 
-/// Exit code reported when the monitor cannot even begin.
-const EXIT_MONITOR_FAILED: i32 = 128;
-
 fn main() {
     let mut args = std::env::args_os().skip(1);
     let (Some(spec_path), None) = (args.next(), args.next()) else {
@@ -66,7 +63,7 @@ fn load_spec(path: &OsString) -> Result<ContainerSpec, String> {
 fn fail(mut sync: File, message: String) -> ! {
     let report = StartReport::Failed {
         message,
-        exit_code: EXIT_MONITOR_FAILED,
+        exit_code: monitor::EXIT_MONITOR_FAILED,
     };
     if let Ok(bytes) = serde_json::to_vec(&report) {
         let _ = sync.write_all(&bytes);

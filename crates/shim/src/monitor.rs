@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Exit code reported for failures of the monitor itself.
-const EXIT_MONITOR_FAILED: i32 = 128;
+pub const EXIT_MONITOR_FAILED: i32 = 128;
 /// Bytes read from an output pipe at a time.
 const READ_CHUNK: usize = 64 * 1024;
 /// How long to keep draining output after the init died. Every process in
@@ -40,50 +40,60 @@ struct Container {
     log: JsonFileLog<File>,
 }
 
+/// What the monitor opens before the init exists.
+struct Prepared {
+    log: File,
+    sigchld: SignalFd,
+    /// Read ends of the stdout and stderr pipes.
+    outputs: [OwnedFd; 2],
+    /// The init's ends of its stdio.
+    stdio: InitStdio,
+    /// Write end of the stdin pipe, held while stdin is kept open.
+    stdin_writer: Option<OwnedFd>,
+}
+
 /// Starts the container and monitors it to the end; returns the monitor's
 /// exit code. `sync` receives the [`StartReport`] and is closed after it.
 pub fn run(spec: &ContainerSpec, sync: File) -> i32 {
-    let (mut container, stdio, _stdin_writer) = match prepare(spec) {
+    let prepared = match prepare(spec) {
         Ok(prepared) => prepared,
         Err(message) => {
-            report(
-                sync,
-                &StartReport::Failed {
-                    message,
-                    exit_code: EXIT_MONITOR_FAILED,
-                },
-            );
+            let exit_code = EXIT_MONITOR_FAILED;
+            report(sync, &StartReport::Failed { message, exit_code });
             return 1;
         }
     };
     // SAFETY: the monitor is single-threaded, and its fds 0-2 are /dev/null
     // (see `detach` in main.rs).
-    match unsafe { spawn_init(spec, stdio) } {
-        Ok(InitOutcome::Running { pid }) => {
-            container.pid = pid;
-            report(
-                sync,
-                &StartReport::Started {
-                    pid: pid.as_raw(),
-                    shim_pid: nix::unistd::getpid().as_raw(),
-                },
-            );
-        }
+    let pid = match unsafe { spawn_init(spec, prepared.stdio) } {
+        Ok(InitOutcome::Running { pid }) => pid,
         Ok(InitOutcome::Failed { message, exit_code }) => {
             report(sync, &StartReport::Failed { message, exit_code });
             return 0;
         }
         Err(error) => {
-            report(
-                sync,
-                &StartReport::Failed {
-                    message: error.to_string(),
-                    exit_code: EXIT_MONITOR_FAILED,
-                },
-            );
+            let message = error.to_string();
+            let exit_code = EXIT_MONITOR_FAILED;
+            report(sync, &StartReport::Failed { message, exit_code });
             return 1;
         }
-    }
+    };
+    let shim_pid = nix::unistd::getpid().as_raw();
+    report(
+        sync,
+        &StartReport::Started {
+            pid: pid.as_raw(),
+            shim_pid,
+        },
+    );
+
+    let _stdin_writer = prepared.stdin_writer;
+    let container = Container {
+        pid,
+        outputs: prepared.outputs.map(Some),
+        sigchld: prepared.sigchld,
+        log: JsonFileLog::new(prepared.log),
+    };
     let status = container.supervise();
     match write_exit_status(&spec.exit_path, &status) {
         Ok(()) => 0,
@@ -91,10 +101,9 @@ pub fn run(spec: &ContainerSpec, sync: File) -> i32 {
     }
 }
 
-/// The log, the SIGCHLD signalfd and the stdio pipes. Returns the container
-/// (pid not yet known), the init's ends of its stdio, and the write end of
-/// its stdin pipe when stdin is kept open.
-fn prepare(spec: &ContainerSpec) -> Result<(Container, InitStdio, Option<OwnedFd>), String> {
+/// The log, the SIGCHLD signalfd (SIGCHLD blocked from here on, so no exit
+/// is missed) and the stdio pipes.
+fn prepare(spec: &ContainerSpec) -> Result<Prepared, String> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -120,20 +129,17 @@ fn prepare(spec: &ContainerSpec) -> Result<(Container, InitStdio, Option<OwnedFd
         let null = File::open("/dev/null").map_err(|e| format!("opening /dev/null: {e}"))?;
         (OwnedFd::from(null), None)
     };
-    Ok((
-        Container {
-            pid: Pid::from_raw(0),
-            outputs: [Some(stdout_read), Some(stderr_read)],
-            sigchld,
-            log: JsonFileLog::new(log),
-        },
-        InitStdio {
+    Ok(Prepared {
+        log,
+        sigchld,
+        outputs: [stdout_read, stderr_read],
+        stdio: InitStdio {
             stdin,
             stdout: stdout_write,
             stderr: stderr_write,
         },
         stdin_writer,
-    ))
+    })
 }
 
 /// Sends the start report to the daemon. If the daemon is gone, nobody is
@@ -180,8 +186,8 @@ impl Container {
                     self.pump(stream, &mut buffer);
                 }
             }
-            if fds[2].revents != 0 && ended.is_none() {
-                if let Some(status) = self.reap() {
+            if fds[2].revents != 0 {
+                if let (Some(status), None) = (self.reap(), &ended) {
                     ended = Some((status, Instant::now() + DRAIN_GRACE));
                 }
             }
@@ -193,10 +199,24 @@ impl Container {
         let _ = self.log.sink().sync_all();
         match ended {
             Some((status, _)) => status,
-            None => ExitStatus {
-                exit_code: EXIT_MONITOR_FAILED,
-                finished_unix_nanos: unix_nanos(now),
-            },
+            None => self.wait_for_init(),
+        }
+    }
+
+    /// Blocks until the init dies; used only if polling itself failed, so
+    /// that the exit status recorded is still the real one.
+    fn wait_for_init(&self) -> ExitStatus {
+        let exit_code = loop {
+            match waitpid(self.pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => break code,
+                Ok(WaitStatus::Signaled(_, signal, _)) => break 128 + signal as i32,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => break EXIT_MONITOR_FAILED,
+            }
+        };
+        ExitStatus {
+            exit_code,
+            finished_unix_nanos: unix_nanos(SystemTime::now()),
         }
     }
 

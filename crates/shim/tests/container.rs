@@ -5,8 +5,8 @@
 mod common;
 
 use berth_runtime::{FileBind, StartReport};
-use common::{proc_status, read_log, wait_exit, Fixture};
-use std::time::{Duration, Instant};
+use common::{proc_status, wait_exit, Fixture};
+use std::time::Duration;
 
 #[test]
 fn stdout_and_stderr_land_in_the_json_log_with_their_stream() {
@@ -218,6 +218,20 @@ fn writes_stay_in_the_containers_own_upper_layer() {
 }
 
 #[test]
+fn a_restarted_container_keeps_its_upper_layer() {
+    let fx = Fixture::new();
+    let mut spec = fx.spec(
+        "c",
+        &["sh", "-c", "cat /count 2>/dev/null; echo run >> /count"],
+    );
+    assert_eq!(fx.output(&spec), "");
+    std::fs::remove_file(&spec.exit_path).unwrap();
+    std::fs::remove_file(&spec.log_path).unwrap();
+    spec.process.args[2] = "cat /count".into();
+    assert_eq!(fx.output(&spec), "run\n");
+}
+
+#[test]
 fn only_loopback_is_visible_and_it_is_up() {
     let fx = Fixture::new();
     let spec = fx.spec("c", &["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags; tail=$(cat /proc/net/dev); echo \"$tail\" | wc -l"]);
@@ -316,6 +330,39 @@ fn file_binds_cover_existing_and_missing_destinations() {
 }
 
 #[test]
+fn file_binds_follow_symlinks_inside_the_container() {
+    let fx = Fixture::new();
+    let etc = fx.lower.join("etc");
+    std::os::unix::fs::symlink("../run/resolve/stub.conf", etc.join("resolv.conf")).unwrap();
+    std::fs::write(etc.join("hosts.real"), "image hosts\n").unwrap();
+    std::os::unix::fs::symlink("/etc/hosts.real", etc.join("hosts")).unwrap();
+    let source = fx.dir.path().join("bound");
+    std::fs::write(&source, "bound\n").unwrap();
+    let mut spec = fx.spec(
+        "c",
+        &[
+            "cat",
+            "/etc/resolv.conf",
+            "/run/resolve/stub.conf",
+            "/etc/hosts",
+            "/etc/hosts.real",
+        ],
+    );
+    spec.file_binds = ["/etc/resolv.conf", "/etc/hosts"]
+        .iter()
+        .map(|destination| FileBind {
+            source: source.clone(),
+            destination: destination.to_string(),
+        })
+        .collect();
+    assert_eq!(fx.output(&spec), "bound\n".repeat(4));
+    assert_eq!(
+        std::fs::read_to_string(etc.join("hosts.real")).unwrap(),
+        "image hosts\n"
+    );
+}
+
+#[test]
 fn no_mount_leaks_to_the_host_while_running_or_after() {
     let fx = Fixture::new();
     let marker = fx.dir.path().to_string_lossy().into_owned();
@@ -332,7 +379,7 @@ fn no_mount_leaks_to_the_host_while_running_or_after() {
 }
 
 #[test]
-fn the_monitor_is_detached_in_its_own_session() {
+fn the_monitor_and_the_container_are_detached_in_sessions_of_their_own() {
     let fx = Fixture::new();
     let spec = fx.spec("c", &["sleep", "1000"]);
     let (pid, shim_pid) = fx.start(&spec);
@@ -351,6 +398,18 @@ fn the_monitor_is_detached_in_its_own_session() {
         "session id is the monitor's pid"
     );
     assert_eq!(proc_status(pid, "PPid").unwrap(), shim_pid.to_string());
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        fields[3],
+        pid.to_string(),
+        "the container has a session of its own"
+    );
     assert!(berth_runtime::shim_alive(shim_pid, &spec.id));
     assert!(!berth_runtime::shim_alive(
         shim_pid,
