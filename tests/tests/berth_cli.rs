@@ -241,3 +241,25 @@ fn version_and_info_print_server_facts() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("Cannot connect"), "{}", r.stderr);
 }
+
+#[test]
+fn load_of_a_corrupt_archive_fails_cleanly_and_the_daemon_keeps_serving() {
+    let d = Daemon::with_busybox();
+    let bad = d.root.join("bad.tar");
+    std::fs::write(&bad, b"this is not a tar archive at all").unwrap();
+    let r = d.berth(&["load", "-i", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Error response from daemon"),
+        "{}",
+        r.stderr
+    );
+    let images = d.berth(&["images", "-q"]).ok().stdout;
+    assert_eq!(images.lines().count(), 1, "{images}");
+    assert_eq!(
+        d.berth(&["run", "--rm", "busybox", "echo", "fine"])
+            .ok()
+            .stdout,
+        "fine\n"
+    );
+}

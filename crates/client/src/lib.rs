@@ -31,6 +31,3 @@ pub use system::Ping;
 
 /// Result of a client call.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
-
-#[cfg(test)]
-mod fake_daemon;

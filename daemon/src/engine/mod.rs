@@ -108,6 +108,13 @@ impl Engine {
             table.by_id.insert(id, container.clone());
             loaded.push(container);
         }
+        // Runtime state of containers that no longer exist.
+        for entry in std::fs::read_dir(self.paths.exec_root.join("containers"))?.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !loaded.iter().any(|c| c.id == id) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         Ok(loaded)
     }
 

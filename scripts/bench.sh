@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Benchmarks Berth against a real dockerd on this machine, in one run:
+#  1. `run --rm --network none busybox true` (hyperfine, median)
+#  2. 50 MB written to stdout, read attached and through `logs` (median of N)
+#  3. 50 idle containers: RSS of each monitor and of the daemon
+# Both engines get private sockets and roots under $BENCH_DIR; everything is
+# stopped and removed at the end. Results go to stdout as Markdown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 1; }
+
+RUNS=${RUNS:-20}
+BIG_RUNS=${BIG_RUNS:-5}
+IDLE=${IDLE:-50}
+BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
+
+bash scripts/install-deps.sh
+cargo build --release --locked -q
+bin=$PWD/target/release
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR"
+bash scripts/make-busybox-image.sh "$BENCH_DIR/fixture" >/dev/null
+
+berth_sock=$BENCH_DIR/berth.sock
+docker_sock=$BENCH_DIR/docker.sock
+berth() { "$bin/berth" -H "unix://$berth_sock" "$@"; }
+dock() { DOCKER_HOST="unix://$docker_sock" DOCKER_CONFIG=$BENCH_DIR/docker-config docker "$@"; }
+
+berthd_pid=
+dockerd_pid=
+cleanup() {
+  set +e
+  berth rm -f $(berth ps -aq) >/dev/null 2>&1
+  dock rm -f $(dock ps -aq) >/dev/null 2>&1
+  [ -n "$berthd_pid" ] && kill "$berthd_pid" && wait "$berthd_pid"
+  [ -n "$dockerd_pid" ] && kill "$dockerd_pid" && wait "$dockerd_pid"
+  grep " $BENCH_DIR" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+  rm -rf "$BENCH_DIR"
+}
+trap cleanup EXIT
+
+"$bin/berthd" -H "unix://$berth_sock" --data-root "$BENCH_DIR/berth-data" \
+  --exec-root "$BENCH_DIR/berth-exec" --log-level warn 2>"$BENCH_DIR/berthd.log" &
+berthd_pid=$!
+dockerd -H "unix://$docker_sock" --data-root "$BENCH_DIR/docker-data" \
+  --exec-root "$BENCH_DIR/docker-exec" --pidfile "$BENCH_DIR/docker.pid" \
+  --bridge=none --iptables=false --ip-masq=false --log-level warn \
+  >"$BENCH_DIR/dockerd.log" 2>&1 &
+dockerd_pid=$!
+for _ in $(seq 300); do
+  berth version >/dev/null 2>&1 && dock version >/dev/null 2>&1 && break
+  sleep 0.1
+done
+berth load -i "$BENCH_DIR/fixture/busybox.tar" >/dev/null
+dock load -i "$BENCH_DIR/fixture/busybox.tar" >/dev/null
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.4f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
+ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s*1000}'; }
+
+echo "## Results ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $(docker --version | cut -d, -f1) CLI, dockerd $(dockerd --version | awk '{print $3}' | tr -d ,))"
+echo
+
+# 1. run --rm true
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$BENCH_DIR/run.json" \
+  "$bin/berth -H unix://$berth_sock run --rm --network none busybox true" \
+  "env DOCKER_HOST=unix://$docker_sock DOCKER_CONFIG=$BENCH_DIR/docker-config docker run --rm --network none busybox true" \
+  >/dev/null
+read -r berth_run docker_run < <(python3 -c "
+import json,sys
+r=json.load(open('$BENCH_DIR/run.json'))['results']
+print(r[0]['median'], r[1]['median'])")
+echo "| benchmark | berth | docker | berth / docker |"
+echo "| --- | --- | --- | --- |"
+echo "| \`run --rm --network none busybox true\` (median of $RUNS) | $(ms "$berth_run") ms | $(ms "$docker_run") ms | $(ratio "$berth_run" "$docker_run") |"
+
+# 2. 50 MB of output: attached, then through logs
+line=$(printf 'x%.0s' $(seq 99))
+big_cmd="yes $line | head -c 50000000"
+time_of() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}'; }
+for engine in berth dock; do
+  : >"$BENCH_DIR/$engine.attach"; : >"$BENCH_DIR/$engine.logs"
+  for i in $(seq "$BIG_RUNS"); do
+    time_of $engine run --name "big$i" busybox sh -c "$big_cmd" >>"$BENCH_DIR/$engine.attach"
+    bytes=$($engine logs "big$i" | wc -c)
+    [ "$bytes" -eq 50000000 ] || { echo "$engine logs returned $bytes bytes" >&2; exit 1; }
+    time_of $engine logs "big$i" >>"$BENCH_DIR/$engine.logs"
+    $engine rm "big$i" >/dev/null
+  done
+done
+ba=$(median <"$BENCH_DIR/berth.attach"); da=$(median <"$BENCH_DIR/dock.attach")
+bl=$(median <"$BENCH_DIR/berth.logs"); dl=$(median <"$BENCH_DIR/dock.logs")
+echo "| 50 MB to stdout, read attached (\`run\`, median of $BIG_RUNS) | $(ms "$ba") ms | $(ms "$da") ms | $(ratio "$ba" "$da") |"
+echo "| 50 MB read back with \`logs\` (median of $BIG_RUNS) | $(ms "$bl") ms | $(ms "$dl") ms | $(ratio "$bl" "$dl") |"
+
+# 3. idle containers: memory
+for i in $(seq "$IDLE"); do berth run -d --network none busybox sleep 3600 >/dev/null; done
+for i in $(seq "$IDLE"); do dock run -d --network none busybox sleep 3600 >/dev/null; done
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+shim_rss=$(for p in $(pgrep -x berth-shim); do rss_kb "$p"; done | median)
+shim_max=$(for p in $(pgrep -x berth-shim); do rss_kb "$p"; done | sort -n | tail -1)
+dshim_rss=$(for p in $(pgrep -f containerd-shim); do rss_kb "$p"; done | median)
+berthd_rss=$(rss_kb "$berthd_pid")
+dockerd_rss=$(rss_kb "$dockerd_pid")
+containerd_rss=$(for p in $(pgrep -x containerd); do rss_kb "$p"; done | awk '{s+=$1} END {print s+0}')
+echo "| monitor RSS per idle container ($IDLE running; median, max) | $shim_rss kB, $shim_max kB | $dshim_rss kB (containerd-shim) | $(ratio "$shim_rss" "$dshim_rss") |"
+echo "| daemon RSS with $IDLE running | $berthd_rss kB | $dockerd_rss kB dockerd + $containerd_rss kB containerd | $(ratio "$berthd_rss" "$((dockerd_rss + containerd_rss))") |"
