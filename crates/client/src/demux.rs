@@ -11,7 +11,7 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const HEADER_LEN: usize = 8;
-const READ_CHUNK: usize = 32 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Which stream a frame belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +124,10 @@ where
     O: AsyncWrite + Unpin,
     E: AsyncWrite + Unpin,
 {
+    // Frames are often one line each: buffer the writes and flush once per
+    // read, not once per frame (tokio's stdout costs a thread hop per write).
+    let mut stdout = tokio::io::BufWriter::with_capacity(READ_CHUNK, stdout);
+    let mut stderr = tokio::io::BufWriter::with_capacity(READ_CHUNK, stderr);
     let mut demuxer = Demuxer::new();
     let mut buf = vec![0u8; READ_CHUNK];
     let mut system = Vec::new();

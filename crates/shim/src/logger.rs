@@ -113,6 +113,7 @@ impl<W: Write> JsonFileLog<W> {
         write_out(&mut self.sink, &mut self.out)
     }
 
+    #[cfg(test)]
     pub fn sink(&self) -> &W {
         &self.sink
     }

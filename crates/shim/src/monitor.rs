@@ -196,7 +196,9 @@ impl Container {
         // A log that cannot be written must not lose the exit status.
         let _ = self.log.flush_pending(Stream::Stdout, now);
         let _ = self.log.flush_pending(Stream::Stderr, now);
-        let _ = self.log.sink().sync_all();
+        // No fsync of the log: readers share the page cache, so a daemon
+        // restart loses nothing, and syncing megabytes of output would hold
+        // up every exit (Docker's json-file does not sync either).
         match ended {
             Some((status, _)) => status,
             None => self.wait_for_init(),

@@ -129,7 +129,7 @@ impl Reader {
             let mut out = BytesMut::with_capacity(n + n / 4);
             let mut data: &[u8] = &chunk[..n];
             if !self.pending.is_empty() {
-                match memchr(b'\n', data) {
+                match memchr::memchr(b'\n', data) {
                     Some(i) => {
                         self.pending.extend_from_slice(&data[..i]);
                         let line = std::mem::take(&mut self.pending);
@@ -142,7 +142,7 @@ impl Reader {
                     }
                 }
             }
-            while let Some(i) = memchr(b'\n', data) {
+            while let Some(i) = memchr::memchr(b'\n', data) {
                 self.emit(&data[..i], &mut out);
                 data = &data[i + 1..];
                 if self.past_until {
@@ -163,16 +163,28 @@ impl Reader {
         if self.past_until {
             return;
         }
-        let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
-            return;
+        let fallback;
+        let (stream, time, log) = match parse_line(line) {
+            Some(parsed) => parsed,
+            None => {
+                let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
+                    return;
+                };
+                fallback = entry;
+                (
+                    fallback.stream.as_ref(),
+                    fallback.time.as_ref(),
+                    LogText::Plain(fallback.log.as_bytes()),
+                )
+            }
         };
-        let stream: u8 = match entry.stream.as_ref() {
+        let stream: u8 = match stream {
             "stdout" if self.options.stdout => 1,
             "stderr" if self.options.stderr => 2,
             _ => return,
         };
         if self.options.since.is_some() || self.options.until.is_some() {
-            let Some(at) = parse_time(&entry.time) else {
+            let Some(at) = parse_time(time) else {
                 return;
             };
             if self.options.since.is_some_and(|since| at < since) {
@@ -183,26 +195,126 @@ impl Reader {
                 return;
             }
         }
-        let prefix_len = if self.options.timestamps {
-            entry.time.len() + 1
-        } else {
-            0
-        };
-        let len = prefix_len + entry.log.len();
+        let header_at = out.len();
         if self.options.multiplexed {
-            out.put_slice(&[stream, 0, 0, 0]);
-            out.put_u32(len as u32);
+            out.put_slice(&[stream, 0, 0, 0, 0, 0, 0, 0]);
         }
+        let payload_at = out.len();
         if self.options.timestamps {
-            out.put_slice(entry.time.as_bytes());
+            out.put_slice(time.as_bytes());
             out.put_u8(b' ');
         }
-        out.put_slice(entry.log.as_bytes());
+        log.write_to(out);
+        if self.options.multiplexed {
+            let len = (out.len() - payload_at) as u32;
+            out[header_at + 4..header_at + 8].copy_from_slice(&len.to_be_bytes());
+        }
     }
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+/// A log line's text: still JSON-escaped (fast path) or already decoded.
+enum LogText<'a> {
+    Escaped(&'a [u8]),
+    Plain(&'a [u8]),
+}
+
+impl LogText<'_> {
+    fn write_to(&self, out: &mut BytesMut) {
+        match self {
+            LogText::Plain(bytes) => out.put_slice(bytes),
+            LogText::Escaped(bytes) => unescape_into(bytes, out),
+        }
+    }
+}
+
+/// The exact shape the monitor writes,
+/// `{"log":"...","stream":"stdout","time":"..."}`, parsed without a JSON
+/// parser; anything else returns `None` and goes to serde_json.
+fn parse_line(line: &[u8]) -> Option<(&str, &str, LogText<'_>)> {
+    let rest = line.strip_prefix(br#"{"log":""#)?;
+    let end = string_end(rest)?;
+    let (log, rest) = (&rest[..end], &rest[end..]);
+    let rest = rest.strip_prefix(br#"","stream":""#)?;
+    let (stream, rest) = if let Some(r) = rest.strip_prefix(b"stdout") {
+        ("stdout", r)
+    } else {
+        ("stderr", rest.strip_prefix(b"stderr")?)
+    };
+    let rest = rest.strip_prefix(br#"","time":""#)?;
+    let time = rest.strip_suffix(br#""}"#)?;
+    if time.iter().any(|&b| b == b'"' || b == b'\\') || !valid_escapes(log) {
+        return None;
+    }
+    Some((
+        stream,
+        std::str::from_utf8(time).ok()?,
+        LogText::Escaped(log),
+    ))
+}
+
+/// Index of the closing quote of a JSON string body.
+fn string_end(text: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', &text[at..])?;
+        if text[at] == b'"' {
+            return Some(at);
+        }
+        at += 2;
+        if at > text.len() {
+            return None;
+        }
+    }
+}
+
+/// Whether every escape is one `unescape_into` decodes.
+fn valid_escapes(text: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'\\', &text[at..]) {
+        at += i + 1;
+        match text.get(at) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at += 1,
+            Some(b'u') if text.len() >= at + 5 && hex4(&text[at + 1..at + 5]).is_some() => at += 5,
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn hex4(digits: &[u8]) -> Option<u32> {
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+/// Decodes a JSON string body checked by [`valid_escapes`] into `out`.
+fn unescape_into(mut text: &[u8], out: &mut BytesMut) {
+    while let Some(i) = memchr::memchr(b'\\', text) {
+        out.put_slice(&text[..i]);
+        let escape = text[i + 1];
+        text = &text[i + 2..];
+        let byte = match escape {
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let mut code = hex4(&text[..4]).unwrap_or(0xfffd);
+                text = &text[4..];
+                if (0xd800..0xdc00).contains(&code) && text.len() >= 6 && text.starts_with(b"\\u") {
+                    if let Some(low) = hex4(&text[2..6]).filter(|l| (0xdc00..0xe000).contains(l)) {
+                        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+                        text = &text[6..];
+                    }
+                }
+                let c = char::from_u32(code).unwrap_or('\u{fffd}');
+                out.put_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
+                continue;
+            }
+            other => other,
+        };
+        out.put_u8(byte);
+    }
+    out.put_slice(text);
 }
 
 fn parse_time(text: &str) -> Option<i128> {
@@ -352,6 +464,32 @@ mod tests {
             read_all(file.path().into(), stamped).await,
             format!("{T2} c\n").as_bytes()
         );
+    }
+
+    #[test]
+    fn fast_path_decodes_exactly_what_serde_json_decodes() {
+        let samples = [
+            "plain line\n",
+            "quote \" backslash \\ tab \t cr \r\n",
+            "controls \u{0} \u{1b}[0m \u{8} \u{c}",
+            "unicode é ✓ 😀 \u{fffd}",
+            "",
+        ];
+        for text in samples {
+            let line = serde_json::json!({"log": text, "stream": "stderr", "time": T1}).to_string();
+            let (stream, time, log) = parse_line(line.as_bytes()).expect("fast path applies");
+            assert_eq!((stream, time), ("stderr", T1));
+            let mut out = BytesMut::new();
+            log.write_to(&mut out);
+            assert_eq!(&out[..], text.as_bytes(), "{line}");
+        }
+        let surrogate = format!(r#"{{"log":"\ud83d\ude00 x\n","stream":"stdout","time":"{T1}"}}"#);
+        let (_, _, log) = parse_line(surrogate.as_bytes()).unwrap();
+        let mut out = BytesMut::new();
+        log.write_to(&mut out);
+        assert_eq!(&out[..], "😀 x\n".as_bytes());
+        assert!(parse_line(br#"{"stream":"stdout","log":"x","time":"t"}"#).is_none());
+        assert!(parse_line(br#"{"log":"bad \q","stream":"stdout","time":"t"}"#).is_none());
     }
 
     #[test]
