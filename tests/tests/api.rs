@@ -19,6 +19,10 @@ fn every_reply_carries_docker_headers_on_bare_and_versioned_paths() {
     }
     let head = d.request("HEAD", "/_ping", None);
     assert_eq!(head.status, 200);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&d.socket).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o660, "socket mode {mode:o}");
     let r = d.get("/v1.12/version");
     assert_eq!(r.status, 400);
     assert!(r.json()["message"].as_str().unwrap().contains("too old"));

@@ -84,3 +84,21 @@ fn running_container_survives_kill_9_of_the_daemon() {
         "log lines were lost or repeated across the restart"
     );
 }
+
+#[test]
+fn restart_removes_half_created_containers_and_keeps_whole_ones() {
+    let mut d = Daemon::with_busybox();
+    d.berth(&["create", "--name", "whole", "busybox", "true"])
+        .ok();
+    d.kill9();
+    // A create that died before its record was written leaves a bare directory.
+    let half = d.root.join("data/containers").join("f".repeat(64));
+    std::fs::create_dir_all(half.join("upper")).unwrap();
+    d.restart();
+    assert!(
+        !half.exists(),
+        "half-created container directory survived the restart"
+    );
+    let names = d.berth(&["ps", "-a", "--format", "{{.Names}}"]).ok().stdout;
+    assert_eq!(names.trim(), "whole");
+}

@@ -463,7 +463,6 @@ impl Engine {
             Err(e) if e.kind == berth_api::ErrorKind::NotModified => {}
             Err(e) => return Err(e),
         }
-        container.record().restart_count += 1;
         self.start_locked(&container).await
     }
 
