@@ -83,6 +83,21 @@ echo "| benchmark | berth | docker | berth / docker |"
 echo "| --- | --- | --- | --- |"
 echo "| \`run --rm --network none busybox true\` (median of $RUNS) | $(ms "$berth_run") ms | $(ms "$docker_run") ms | $(ratio "$berth_run" "$docker_run") |"
 
+# 1b. exec into a running container
+berth run -d --name execbox --network none busybox sleep 3600 >/dev/null
+dock run -d --name execbox --network none busybox sleep 3600 >/dev/null
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$BENCH_DIR/exec.json" \
+  "$bin/berth -H unix://$berth_sock exec execbox true" \
+  "env DOCKER_HOST=unix://$docker_sock DOCKER_CONFIG=$BENCH_DIR/docker-config docker exec execbox true" \
+  >/dev/null
+read -r berth_exec docker_exec < <(python3 -c "
+import json
+r=json.load(open('$BENCH_DIR/exec.json'))['results']
+print(r[0]['median'], r[1]['median'])")
+echo "| \`exec CONTAINER true\` (median of $RUNS) | $(ms "$berth_exec") ms | $(ms "$docker_exec") ms | $(ratio "$berth_exec" "$docker_exec") |"
+berth rm -f execbox >/dev/null
+dock rm -f execbox >/dev/null
+
 # 2. 50 MB of output (cat of the file above): attached, then through logs
 time_of() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}'; }
 for engine in berth dock; do

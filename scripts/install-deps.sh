@@ -9,6 +9,8 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v docker >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v ps >/dev/null 2>&1 || missing+=(procps)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

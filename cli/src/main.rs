@@ -6,19 +6,25 @@
 //! `run`), 125 for bad flags, 1 for everything else.
 
 mod commands;
+mod detach;
 mod format;
 mod terminal;
 mod timestamp;
 
 use berth_client::{Client, DEFAULT_HOST};
 use clap::{ArgAction, Parser, Subcommand};
-use commands::container::{KillArgs, LogsArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use commands::attach::AttachArgs;
+use commands::container::{KillArgs, LogsArgs, RenameArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use commands::events::EventsArgs;
+use commands::exec::ExecArgs;
 use commands::image::{ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
 use commands::inspect::InspectArgs;
 use commands::options::ContainerOptions;
 use commands::ps::PsArgs;
 use commands::run::RunArgs;
+use commands::stats::StatsArgs;
 use commands::system::{InfoArgs, VersionArgs};
+use commands::top::TopArgs;
 use commands::StatusError;
 
 /// A self-sufficient runtime for containers
@@ -61,6 +67,18 @@ enum Command {
     Restart(StopArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
     /// Fetch the logs of a container
@@ -98,6 +116,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Kill(args) => commands::container::kill(client, args).await,
         Command::Restart(args) => commands::container::restart(client, args).await,
         Command::Rm(args) => commands::container::rm(client, args).await,
+        Command::Attach(args) => commands::attach::attach(client, args).await,
+        Command::Exec(args) => commands::exec::exec(client, args).await,
+        Command::Top(args) => commands::top::top(client, args).await,
+        Command::Rename(args) => commands::container::rename(client, args).await,
+        Command::Stats(args) => commands::stats::stats(client, args).await,
+        Command::Events(args) => commands::events::events(client, args).await,
         Command::Wait(args) => commands::container::wait(client, args).await,
         Command::Logs(args) => commands::container::logs(client, args).await,
         Command::Inspect(args) => commands::inspect::inspect(client, args).await,
@@ -309,6 +333,100 @@ mod tests {
                 assert_eq!(ps.last, 3);
                 assert_eq!(ps.filters, ["status=exited"]);
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn attach_and_run_take_dockers_stream_flags() {
+        match parse(&[
+            "attach",
+            "--no-stdin",
+            "--sig-proxy=false",
+            "--detach-keys",
+            "ctrl-a",
+            "web",
+        ])
+        .command
+        {
+            Command::Attach(attach) => {
+                assert!(attach.no_stdin && !attach.sig_proxy);
+                assert_eq!(attach.detach_keys.as_deref(), Some("ctrl-a"));
+                assert_eq!(attach.container, "web");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["attach", "--sig-proxy", "web"]).command {
+            Command::Attach(attach) => assert!(attach.sig_proxy && !attach.no_stdin),
+            other => panic!("{other:?}"),
+        }
+        let run = run_args(&[
+            "run",
+            "-it",
+            "--detach-keys=ctrl-x,x",
+            "--sig-proxy=false",
+            "busybox",
+            "sh",
+        ]);
+        assert_eq!(run.detach_keys.as_deref(), Some("ctrl-x,x"));
+        assert!(!run.sig_proxy);
+        assert_eq!(run.options.command(), ["sh"]);
+        assert!(run_args(&["run", "busybox"]).sig_proxy);
+        match parse(&["start", "-ai", "--detach-keys", "a", "c1"]).command {
+            Command::Start(start) => assert_eq!(start.detach_keys.as_deref(), Some("a")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_stats_rename_and_top_parse() {
+        match parse(&[
+            "events",
+            "--since",
+            "10m",
+            "-f",
+            "type=container",
+            "--filter",
+            "event=die",
+            "--format",
+            "json",
+        ])
+        .command
+        {
+            Command::Events(events) => {
+                assert_eq!(events.since.as_deref(), Some("10m"));
+                assert_eq!(events.filters, ["type=container", "event=die"]);
+                assert_eq!(events.format.as_deref(), Some("json"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "stats",
+            "--no-stream",
+            "-a",
+            "--format",
+            "{{.Name}}",
+            "a",
+            "b",
+        ])
+        .command
+        {
+            Command::Stats(stats) => {
+                assert!(stats.no_stream && stats.all && !stats.no_trunc);
+                assert_eq!(stats.containers, ["a", "b"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["rename", "old", "new"]).command {
+            Command::Rename(rename) => assert_eq!(
+                (rename.container.as_str(), rename.new_name.as_str()),
+                ("old", "new")
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["berth", "rename", "old"]).is_err());
+        match parse(&["top", "web", "-eo", "pid,comm"]).command {
+            Command::Top(top) => assert_eq!(top.ps_args().as_deref(), Some("-eo pid,comm")),
             other => panic!("{other:?}"),
         }
     }

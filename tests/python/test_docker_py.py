@@ -70,3 +70,37 @@ def test_images_list_tag_and_remove(client):
     client.images.remove("pytagged:v1")
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get("pytagged:v1")
+
+
+def test_exec_run_output_exit_code_env_user_workdir(client):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name="pyexec")
+    try:
+        code, out = c.exec_run(["sh", "-c", "echo hi; exit 3"])
+        assert (code, out) == (3, b"hi\n")
+        code, out = c.exec_run(["sh", "-c", "id -un; pwd; echo $E"], user="app",
+                               workdir="/tmp", environment={"E": "x"})
+        assert (code, out) == (0, b"app\n/tmp\nx\n")
+        code, out = c.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
+        assert out == (b"o\n", b"e\n")
+    finally:
+        c.remove(force=True)
+
+
+def test_top_rename_and_events(client):
+    import time
+    since = int(time.time()) - 1
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name="pytop")
+    try:
+        top = c.top()
+        assert "PID" in top["Titles"]
+        assert any("sleep 300" in " ".join(p) for p in top["Processes"])
+        c.rename("pytop2")
+        c.reload()
+        assert c.name == "pytop2"
+    finally:
+        c.remove(force=True)
+    events = list(client.events(since=since, until=int(time.time()) + 1, decode=True,
+                                filters={"container": c.id}))
+    actions = [e["Action"] for e in events]
+    assert actions[:2] == ["create", "start"]
+    assert "rename" in actions and actions[-1] == "destroy"

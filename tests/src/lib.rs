@@ -86,6 +86,16 @@ impl Run {
         Run::from(cmd.stdin(Stdio::null()).output().expect("running command"))
     }
 
+    /// Panics with the whole output unless the command exited with `code`.
+    pub fn ok_or_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
     /// Panics with the whole output unless the command succeeded.
     pub fn ok(self) -> Run {
         assert_eq!(

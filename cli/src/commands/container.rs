@@ -1,9 +1,10 @@
 //! Container lifecycle commands — `start`, `stop`, `kill`, `restart`, `rm`,
-//! `wait` — and `logs`.
+//! `wait`, `rename` — and `logs`.
 
-use super::attach::Streams;
-use super::run::{exit_with, run_attached, AttachedError};
+use super::run::{exit_with, run_attached, Attached, AttachedError, RunEnd};
+use super::session::Streams;
 use super::{for_each_container, out, StatusError};
+use crate::detach::parse_detach_keys;
 use crate::terminal;
 use crate::timestamp::api_timestamp;
 use berth_client::demux::copy_demuxed;
@@ -12,30 +13,40 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 /// The little of a container's inspect these commands need, read leniently
-/// so that a field the daemon leaves out cannot break `logs` or `start -a`.
+/// so that a field the daemon leaves out cannot break `logs`, `start -a` or
+/// `attach`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct ContainerBrief {
-    id: String,
-    config: BriefConfig,
-    host_config: BriefHostConfig,
+pub struct ContainerBrief {
+    pub id: String,
+    pub state: BriefState,
+    pub config: BriefConfig,
+    pub host_config: BriefHostConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct BriefConfig {
-    tty: bool,
-    open_stdin: bool,
+pub struct BriefState {
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
-struct BriefHostConfig {
-    auto_remove: bool,
+pub struct BriefConfig {
+    pub tty: bool,
+    pub open_stdin: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BriefHostConfig {
+    pub auto_remove: bool,
 }
 
 impl ContainerBrief {
-    async fn inspect(client: &Client, name: &str) -> anyhow::Result<ContainerBrief> {
+    pub async fn inspect(client: &Client, name: &str) -> anyhow::Result<ContainerBrief> {
         let raw = client.inspect_container_raw(name).await?;
         Ok(serde_json::from_value(raw)?)
     }
@@ -49,8 +60,19 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,26 +142,37 @@ pub async fn start(client: &Client, args: StartArgs) -> anyhow::Result<()> {
         let [name] = args.containers.as_slice() else {
             anyhow::bail!("you cannot start and attach multiple containers at once");
         };
+        let detach_keys = parse_detach_keys(args.detach_keys.as_deref().unwrap_or(""))
+            .map_err(anyhow::Error::msg)?;
         let container = ContainerBrief::inspect(client, name).await?;
         let streams = Streams {
             tty: container.config.tty,
             stdin: args.interactive && container.config.open_stdin,
+            detach_keys,
         };
         if streams.tty && streams.stdin && !terminal::stdin_is_terminal() {
             anyhow::bail!("the input device is not a TTY");
         }
-        let condition = if container.host_config.auto_remove {
-            WaitCondition::Removed
-        } else {
-            WaitCondition::NextExit
+        let attached = Attached {
+            streams,
+            detach_keys: args.detach_keys.clone(),
+            sig_proxy: true,
+            condition: if container.host_config.auto_remove {
+                WaitCondition::Removed
+            } else {
+                WaitCondition::NextExit
+            },
         };
-        let status = run_attached(client, &container.id, streams, condition)
+        let end = run_attached(client, &container.id, attached)
             .await
             .map_err(|e| match e {
                 AttachedError::Start(e) => e.into(),
                 AttachedError::Other(e) => e,
             })?;
-        return exit_with(status);
+        return match end {
+            RunEnd::Detached => Ok(()),
+            RunEnd::Exited(status) => exit_with(status),
+        };
     }
     let mut failed = Vec::new();
     for name in &args.containers {
@@ -201,6 +234,20 @@ pub async fn rm(client: &Client, args: RmArgs) -> anyhow::Result<()> {
         |e| force && e.is_not_found(),
     )
     .await
+}
+
+/// `berth rename`: prints nothing on success; a failure is the daemon's
+/// error, then docker's summary line.
+pub async fn rename(client: &Client, args: RenameArgs) -> anyhow::Result<()> {
+    let (old, new) = (args.container.trim(), args.new_name.trim());
+    if old.is_empty() || new.is_empty() {
+        anyhow::bail!("Error: Neither old nor new names may be empty");
+    }
+    if let Err(e) = client.rename_container(old, new).await {
+        eprintln!("{e}");
+        anyhow::bail!("Error: failed to rename container named {old}");
+    }
+    Ok(())
 }
 
 /// `berth wait`: prints each container's exit status.

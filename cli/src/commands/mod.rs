@@ -4,12 +4,17 @@
 
 pub mod attach;
 pub mod container;
+pub mod events;
+pub mod exec;
 pub mod image;
 pub mod inspect;
 pub mod options;
 pub mod ps;
 pub mod run;
+pub mod session;
+pub mod stats;
 pub mod system;
+pub mod top;
 
 use berth_client::ClientError;
 use std::fmt;

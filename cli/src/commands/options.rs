@@ -88,18 +88,7 @@ impl ContainerOptions {
     /// The create body. `attach` says whether the caller will attach to the
     /// container's output (not for `run -d`).
     pub fn create_request(&self, attach: bool) -> Result<CreateRequest, String> {
-        let lookup = |key: &str| std::env::var(key).ok();
-        let mut env = Vec::new();
-        for path in &self.env_file {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("open {}: {}", path.display(), super::io_error_text(&e)))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| format!("env file {} contains invalid utf8 bytes", path.display()))?;
-            env.extend(parse_env_file(&text, lookup)?);
-        }
-        for value in &self.env {
-            env.extend(parse_env(value, lookup)?);
-        }
+        let env = collect_env(&self.env_file, &self.env)?;
         let restart_policy = parse_restart(&self.restart)?;
         if self.rm && !matches!(restart_policy.name.as_str(), "" | "no") {
             return Err("Conflicting options: --restart and --rm".to_string());
@@ -147,6 +136,24 @@ impl ContainerOptions {
             networking_config: None,
         })
     }
+}
+
+/// The environment from `--env-file`s (in order) then `-e` values, as
+/// docker's `run`, `create` and `exec` build it.
+pub fn collect_env(env_files: &[PathBuf], env: &[String]) -> Result<Vec<String>, String> {
+    let lookup = |key: &str| std::env::var(key).ok();
+    let mut all = Vec::new();
+    for path in env_files {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("open {}: {}", path.display(), super::io_error_text(&e)))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("env file {} contains invalid utf8 bytes", path.display()))?;
+        all.extend(parse_env_file(&text, lookup)?);
+    }
+    for value in env {
+        all.extend(parse_env(value, lookup)?);
+    }
+    Ok(all)
 }
 
 /// One `-e` value: `KEY=VALUE` as is; a bare `KEY` takes the caller's value

@@ -3,12 +3,14 @@
 //! wait, start, stream until the output ends, and exit with the container's
 //! status.
 
-use super::attach::{self, Streams};
 use super::options::ContainerOptions;
+use super::session::{Session, SessionEnd, Streams, TtyOwner};
 use super::{out, StatusError};
+use crate::detach::parse_detach_keys;
 use crate::terminal;
 use berth_api::container::CreateRequest;
-use berth_client::{Client, ClientError, WaitCondition};
+use berth_client::{AttachOptions, Client, ClientError, WaitCondition};
+use clap::ArgAction;
 use std::time::Duration;
 
 /// How long a failed `run --rm` waits for the daemon to remove the container.
@@ -19,6 +21,20 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the process (without a TTY)
+    #[arg(
+        long,
+        action = ArgAction::Set,
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub options: ContainerOptions,
 }
@@ -40,9 +56,12 @@ pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<()> {
     let request = options
         .create_request(!args.detach)
         .map_err(|e| usage_error("run", &e))?;
+    let detach_keys = parse_detach_keys(args.detach_keys.as_deref().unwrap_or(""))
+        .map_err(|e| usage_error("run", &e))?;
     let streams = Streams {
         tty: request.config.tty,
         stdin: request.config.attach_stdin,
+        detach_keys,
     };
     if !args.detach && streams.tty && streams.stdin && !terminal::stdin_is_terminal() {
         anyhow::bail!("the input device is not a TTY");
@@ -58,18 +77,47 @@ pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<()> {
         out(&format!("{id}\n"));
         return Ok(());
     }
-    let condition = if options.rm {
-        WaitCondition::Removed
-    } else {
-        WaitCondition::NextExit
+    let attached = Attached {
+        streams,
+        detach_keys: args.detach_keys.clone(),
+        sig_proxy: args.sig_proxy,
+        condition: if options.rm {
+            WaitCondition::Removed
+        } else {
+            WaitCondition::NextExit
+        },
     };
-    let status = run_attached(client, &id, streams, condition)
+    let end = run_attached(client, &id, attached)
         .await
         .map_err(|e| match e {
             AttachedError::Start(e) => run_error(&e, false),
             AttachedError::Other(e) => e,
         })?;
-    exit_with(status)
+    match end {
+        // As docker: leaving with the detach keys is a success.
+        RunEnd::Detached => Ok(()),
+        RunEnd::Exited(status) => exit_with(status),
+    }
+}
+
+/// How `run` and `start -a` attach to the container they start.
+pub struct Attached {
+    pub streams: Streams,
+    /// `--detach-keys` as given, passed on to the daemon.
+    pub detach_keys: Option<String>,
+    /// Forward our signals to the container (without a TTY).
+    pub sig_proxy: bool,
+    /// What to wait for: the next exit, or the removal with `--rm`.
+    pub condition: WaitCondition,
+}
+
+/// How an attached run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The container exited with this status.
+    Exited(i64),
+    /// The user detached; the container keeps running.
+    Detached,
 }
 
 /// How an attached run can fail: starting (whose message decides the exit
@@ -80,15 +128,26 @@ pub enum AttachedError {
 }
 
 /// Attach, wait, start, stream: the shared core of `run` and `start -a`.
-/// Returns the container's exit status.
 pub async fn run_attached(
     client: &Client,
     id: &str,
-    streams: Streams,
-    condition: WaitCondition,
-) -> Result<i64, AttachedError> {
+    attached: Attached,
+) -> Result<RunEnd, AttachedError> {
     let other = |e: ClientError| AttachedError::Other(e.into());
-    let mut session = attach::attach(client, id, streams).await.map_err(other)?;
+    let options = AttachOptions {
+        stream: true,
+        stdin: attached.streams.stdin,
+        stdout: true,
+        stderr: true,
+        logs: false,
+        detach_keys: attached.detach_keys,
+    };
+    let connection = client.attach_container(id, &options).await.map_err(other)?;
+    let mut session = Session::begin(connection, attached.streams);
+    if attached.sig_proxy {
+        session.forward_signals(client, id);
+    }
+    let condition = attached.condition;
     let wait = client.begin_wait(id, condition).await.map_err(other)?;
     if let Err(e) = client.start_container(id).await {
         drop(session);
@@ -99,21 +158,24 @@ pub async fn run_attached(
         }
         return Err(AttachedError::Start(e));
     }
-    session.started(client, id);
+    session.track_terminal_size(client, TtyOwner::Container(id.to_string()));
     let streamed = session.finish().await;
+    if let Ok(SessionEnd::Detached) = streamed {
+        return Ok(RunEnd::Detached);
+    }
     let waited = wait.result().await;
     streamed.map_err(|e| AttachedError::Other(e.into()))?;
     match waited {
         Ok(response) => match response.error {
             Some(error) if !error.message.is_empty() => {
                 eprintln!("{}", error.message);
-                Ok(125)
+                Ok(RunEnd::Exited(125))
             }
-            _ => Ok(response.status_code),
+            _ => Ok(RunEnd::Exited(response.status_code)),
         },
         Err(e) => {
             eprintln!("{e}");
-            Ok(125)
+            Ok(RunEnd::Exited(125))
         }
     }
 }

@@ -15,9 +15,15 @@ const PADDING: usize = 3;
 /// cell in that column; its width is the widest cell plus 3 (at least 10);
 /// a line's last cell is not part of any column and is never padded.
 pub fn tabwrite(text: &str) -> String {
+    tabwrite_with_min_width(text, MIN_WIDTH)
+}
+
+/// [`tabwrite`] with another narrowest column (`docker top` uses 20).
+pub fn tabwrite_with_min_width(text: &str, min_width: usize) -> String {
     let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
     let mut writer = Tabwriter {
         lines: &lines,
+        min_width,
         widths: Vec::new(),
         out: String::with_capacity(text.len() * 2),
     };
@@ -27,6 +33,7 @@ pub fn tabwrite(text: &str) -> String {
 
 struct Tabwriter<'a> {
     lines: &'a [Vec<&'a str>],
+    min_width: usize,
     widths: Vec<usize>,
     out: String,
 }
@@ -42,7 +49,7 @@ impl Tabwriter<'_> {
             }
             self.write_lines(line0, this);
             line0 = this;
-            let mut width = MIN_WIDTH;
+            let mut width = self.min_width;
             while this < line1 && column + 1 < self.lines[this].len() {
                 width = width.max(self.lines[this][column].chars().count() + PADDING);
                 this += 1;

@@ -1,8 +1,10 @@
-//! Attach: the hijacked connection that carries a container's stdio.
+//! Attach: the hijacked connection that carries a container's (or an exec's)
+//! stdio.
 //!
 //! The client asks for `Upgrade: tcp`; berthd answers `101` and from then on
-//! the socket is a raw byte pipe — the container's output (multiplexed unless
-//! it has a TTY) one way, its stdin the other.
+//! the socket is a raw byte pipe — the process's output (multiplexed unless
+//! it has a TTY) one way, its stdin the other. Shutting down the write side
+//! half-closes the socket, which the daemon reads as the end of stdin.
 
 use crate::client::ApiRequest;
 use crate::query::{path_segment, Query};
@@ -24,10 +26,12 @@ pub struct AttachOptions {
     pub stderr: bool,
     /// Replay the container's logs first.
     pub logs: bool,
+    /// The daemon's detach sequence (`ctrl-p,ctrl-q` when `None`).
+    pub detach_keys: Option<String>,
 }
 
-/// The hijacked attach connection: read the container's output from it,
-/// write its stdin into it, and shut down the write side to send EOF.
+/// A hijacked connection (attach, exec start): read the process's output from
+/// it, write its stdin into it, and shut down the write side to send EOF.
 #[derive(Debug)]
 pub struct AttachConnection {
     io: TokioIo<Upgraded>,
@@ -47,14 +51,20 @@ impl Client {
             .flag("stdin", options.stdin)
             .flag("stdout", options.stdout)
             .flag("stderr", options.stderr)
-            .flag("logs", options.logs);
-        let request = ApiRequest::post(format!("/containers/{}/attach", path_segment(id)))
-            .query(query)
-            .upgrade();
-        let response = self.send(request).await?;
+            .flag("logs", options.logs)
+            .push_opt("detachKeys", options.detach_keys.as_deref());
+        let request =
+            ApiRequest::post(format!("/containers/{}/attach", path_segment(id))).query(query);
+        self.hijack(request).await
+    }
+
+    /// Sends a request that asks for `Upgrade: tcp` and takes over the
+    /// connection once the daemon answers `101`.
+    pub(crate) async fn hijack(&self, request: ApiRequest) -> Result<AttachConnection> {
+        let response = self.send(request.upgrade()).await?;
         if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
             return Err(ClientError::InvalidResponse(format!(
-                "attach answered {} instead of 101 Switching Protocols",
+                "expected 101 Switching Protocols, got {}",
                 response.status()
             )));
         }

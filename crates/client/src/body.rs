@@ -1,16 +1,19 @@
 //! Streamed bodies: tar uploads from any reader, replies read as a byte
-//! stream, and Docker's JSON-lines progress messages (load, import).
+//! stream, Docker's JSON-lines progress messages (load, import), and
+//! streams of JSON values (events, stats).
 
 use crate::client::RequestBody;
 use crate::{ClientError, Result};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::io;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, Lines, ReadBuf};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, Lines, ReadBuf};
 
 const UPLOAD_CHUNK: usize = 64 * 1024;
 
@@ -167,6 +170,92 @@ impl JsonMessages {
     }
 }
 
+/// Reads `null` (Go's nil slice or map) as the type's default.
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
+/// A reply that is a stream of JSON values, one after another (Docker
+/// writes one per line, but any whitespace, or none, may separate them).
+/// Each value is handed back as soon as its last byte arrives.
+pub struct JsonStream<T> {
+    body: Box<dyn AsyncRead + Send + Unpin>,
+    buf: Vec<u8>,
+    done: bool,
+    item: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for JsonStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonStream")
+            .field("buffered", &self.buf.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> JsonStream<T> {
+    pub(crate) fn new(body: Incoming) -> JsonStream<T> {
+        JsonStream::from_reader(ByteStream::new(body))
+    }
+
+    fn from_reader(reader: impl AsyncRead + Send + Unpin + 'static) -> JsonStream<T> {
+        JsonStream {
+            body: Box::new(reader),
+            buf: Vec::new(),
+            done: false,
+            item: PhantomData,
+        }
+    }
+
+    /// The next value, `None` once the stream has ended cleanly; a stream
+    /// cut inside a value fails with `unexpected EOF`.
+    pub async fn next(&mut self) -> Result<Option<T>> {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let start = self
+                .buf
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(self.buf.len());
+            self.buf.drain(..start);
+            if !self.buf.is_empty() {
+                let mut values = serde_json::Deserializer::from_slice(&self.buf).into_iter::<T>();
+                match values.next() {
+                    Some(Ok(value)) => {
+                        let used = values.byte_offset();
+                        self.buf.drain(..used);
+                        return Ok(Some(value));
+                    }
+                    Some(Err(e)) if e.is_eof() => {}
+                    Some(Err(e)) => {
+                        return Err(ClientError::InvalidResponse(format!(
+                            "bad JSON in stream: {e}"
+                        )))
+                    }
+                    None => {}
+                }
+            }
+            if self.done {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF").into())
+                };
+            }
+            let n = self.body.read(&mut chunk).await?;
+            if n == 0 {
+                self.done = true;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
 fn parse_message(line: &str) -> Result<Option<JsonMessage>> {
     let line = line.trim();
     if line.is_empty() {
@@ -198,6 +287,40 @@ mod tests {
         assert_eq!(m.error_message(), Some("bad tar"));
         assert_eq!(parse_message("  \r").unwrap(), None);
         assert!(parse_message("{nope").is_err());
+    }
+
+    #[tokio::test]
+    async fn json_streams_split_values_however_they_arrive() {
+        let text = b"{\"a\":1}\n{\"a\":2}{\"a\":\n3}\r\n\n";
+        for size in [1, 2, 5, 64] {
+            let (mut tx, rx) = tokio::io::duplex(size);
+            let writer = tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                for piece in text.chunks(size) {
+                    tx.write_all(piece).await.unwrap();
+                }
+            });
+            let mut stream = JsonStream::<serde_json::Value>::from_reader(rx);
+            let mut got = Vec::new();
+            while let Some(value) = stream.next().await.unwrap() {
+                got.push(value["a"].as_i64().unwrap());
+            }
+            writer.await.unwrap();
+            assert_eq!(got, [1, 2, 3], "pieces of {size}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_json_stream_cut_inside_a_value_is_an_error() {
+        let mut stream = JsonStream::<serde_json::Value>::from_reader(std::io::Cursor::new(
+            b"{\"a\":1}{\"b".to_vec(),
+        ));
+        assert!(stream.next().await.unwrap().is_some());
+        let err = stream.next().await.unwrap_err();
+        assert_eq!(err.to_string(), "unexpected EOF");
+        let mut stream =
+            JsonStream::<serde_json::Value>::from_reader(std::io::Cursor::new(b"{nope}".to_vec()));
+        assert!(stream.next().await.is_err());
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! Container endpoints: create, lifecycle, list, inspect, wait, logs, resize.
+//! Container endpoints: create, lifecycle, list, inspect, wait, logs, resize,
+//! top, rename.
 
 use crate::body::ByteStream;
 use crate::client::ApiRequest;
@@ -11,6 +12,17 @@ use berth_api::Filters;
 use http::Method;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use serde::Deserialize;
+
+/// `GET /containers/{id}/top`: `ps` output split into columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TopResponse {
+    #[serde(deserialize_with = "crate::body::nullable")]
+    pub titles: Vec<String>,
+    #[serde(deserialize_with = "crate::body::nullable")]
+    pub processes: Vec<Vec<String>>,
+}
 
 /// `GET /containers/json` parameters.
 #[derive(Debug, Clone, Default)]
@@ -214,5 +226,22 @@ impl Client {
             .push("w", width.to_string());
         let request = ApiRequest::post(container_path(id, "/resize")).query(query);
         self.send_ok(request).await
+    }
+
+    /// `GET /containers/{id}/top?ps_args=`: the container's processes, as
+    /// `ps` with `ps_args` (the daemon's default is `-ef`) shows them.
+    pub async fn top_container(&self, id: &str, ps_args: Option<&str>) -> Result<TopResponse> {
+        let mut query = Query::new();
+        query.push_opt("ps_args", ps_args);
+        self.send_json(ApiRequest::get(container_path(id, "/top")).query(query))
+            .await
+    }
+
+    /// `POST /containers/{id}/rename?name=`.
+    pub async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let mut query = Query::new();
+        query.push("name", name);
+        self.send_ok(ApiRequest::post(container_path(id, "/rename")).query(query))
+            .await
     }
 }

@@ -10,6 +10,9 @@
 //!
 //! This crate owns the wire protocol only: no terminal handling, no output
 //! formatting — that is the CLI's job.
+//!
+//! Hijacked connections (attach, exec start) are [`AttachConnection`]s;
+//! event and stats streams are [`JsonStream`]s of typed values.
 
 mod attach;
 mod body;
@@ -17,16 +20,25 @@ mod client;
 mod containers;
 pub mod demux;
 mod error;
+mod events;
+mod exec;
 mod images;
 mod query;
+mod stats;
 mod system;
 
 pub use attach::{AttachConnection, AttachOptions};
-pub use body::{ByteStream, JsonError, JsonMessage, JsonMessages};
+pub use body::{ByteStream, JsonError, JsonMessage, JsonMessages, JsonStream};
 pub use client::{Client, DEFAULT_HOST};
-pub use containers::{ListContainersOptions, LogsOptions, PendingWait, WaitCondition};
+pub use containers::{ListContainersOptions, LogsOptions, PendingWait, TopResponse, WaitCondition};
 pub use error::ClientError;
+pub use events::{Event, EventActor, EventStream, EventsOptions};
+pub use exec::{ExecConfig, ExecInspect, ExecProcessConfig, ExecStartConfig};
 pub use images::{ImportOptions, ImportSource};
+pub use stats::{
+    BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
+    PidsStats, StatsStream,
+};
 pub use system::Ping;
 
 /// Result of a client call.

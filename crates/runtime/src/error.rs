@@ -36,6 +36,19 @@ pub enum RuntimeError {
         source: io::Error,
     },
 
+    #[error("cannot talk to the container monitor at {socket}: {source}")]
+    Control { socket: PathBuf, source: io::Error },
+
+    /// The monitor refused a control request; `message` says why in the
+    /// user's terms ("the container has no TTY").
+    #[error("{message}")]
+    ControlRefused { message: String },
+
+    /// An exec named a pid that is not (or no longer) the container's init:
+    /// its parent is not the container's monitor.
+    #[error("process {pid} is not the init of container {container_id}")]
+    NotContainerInit { pid: i32, container_id: String },
+
     #[error("{action}: {source}")]
     Sys {
         action: &'static str,

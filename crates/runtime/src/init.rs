@@ -3,24 +3,25 @@
 //! Runs in the freshly cloned child of the single-threaded monitor, already
 //! in its new namespaces, so it may use std and allocate like any forked
 //! process. It wires stdio, starts a session, builds the root filesystem,
-//! names the host, brings up loopback, switches user, changes directory and
-//! execs. Any failure is written to the error pipe with Docker's wording and
-//! ends the process with the matching exit code; a successful exec closes the
-//! pipe.
+//! names the host, brings up loopback, allocates its terminal if it has one,
+//! switches user, changes directory and execs. Any failure is written to the
+//! error pipe with Docker's wording and ends the process with the matching
+//! exit code; a successful exec closes the pipe.
 
 use crate::exec;
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
 use crate::fd;
 use crate::net;
+use crate::pty;
 use crate::rootfs;
-use crate::spawn::InitStdio;
+use crate::spawn::{ChildIo, InitStdio};
 use crate::spec::{ContainerSpec, ProcessSpec};
 use crate::user::{self, ExecUser};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{Gid, Uid};
 use std::convert::Infallible;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -30,8 +31,8 @@ const MAX_SIGNAL: libc::c_int = 64;
 const SIGSET_BYTES: usize = MAX_SIGNAL as usize / 8;
 
 /// Sets up the container and execs its command; never returns.
-pub(crate) fn run(spec: &ContainerSpec, stdio: &InitStdio, error_pipe: OwnedFd) -> ! {
-    let failure = match panic::catch_unwind(AssertUnwindSafe(|| start(spec, stdio))) {
+pub(crate) fn run(spec: &ContainerSpec, io: ChildIo<'_>, error_pipe: OwnedFd) -> ! {
+    let failure = match panic::catch_unwind(AssertUnwindSafe(|| start(spec, io))) {
         Ok(Err(failure)) => failure,
         Ok(Ok(never)) => match never {},
         Err(_) => StartFailure::new(
@@ -46,9 +47,15 @@ pub(crate) fn run(spec: &ContainerSpec, stdio: &InitStdio, error_pipe: OwnedFd) 
     unsafe { libc::_exit(failure.exit_code) }
 }
 
-fn start(spec: &ContainerSpec, stdio: &InitStdio) -> Result<Infallible, StartFailure> {
+fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailure> {
     let process = &spec.process;
-    connect_stdio(stdio)?;
+    let console_socket = match io {
+        ChildIo::Pipes(stdio) => {
+            connect_stdio(stdio)?;
+            None
+        }
+        ChildIo::Console(socket) => Some(socket),
+    };
     // A session of its own: signals to the monitor's process group never
     // reach the container.
     nix::unistd::setsid().map_err(|e| StartFailure::sys("creating a session", e))?;
@@ -59,6 +66,9 @@ fn start(spec: &ContainerSpec, stdio: &InitStdio) -> Result<Infallible, StartFai
     net::bring_up_loopback().map_err(|e| StartFailure::sys("bringing up lo", e))?;
 
     let user = resolve_user(&process.user)?;
+    if let Some(socket) = console_socket {
+        connect_console(socket, process.console_size, &user)?;
+    }
     let cwd = working_dir(process);
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -94,7 +104,33 @@ fn connect_stdio(stdio: &InitStdio) -> Result<(), StartFailure> {
     Ok(())
 }
 
-fn resolve_user(spec: &str) -> Result<ExecUser, StartFailure> {
+/// Allocates the container's terminal from its own devpts (mounted by now),
+/// owned by the user it will run as (its group stays the devpts mount's
+/// `tty`) and sized as asked; sends the master to the monitor, and makes the
+/// slave fds 0-2 and the controlling terminal of this session.
+fn connect_console(
+    socket: OwnedFd,
+    size: Option<[u16; 2]>,
+    user: &ExecUser,
+) -> Result<(), StartFailure> {
+    let failed = |e| StartFailure::sys("setting up the container's terminal", e);
+    let pty = pty::open("/dev/ptmx").map_err(failed)?;
+    nix::unistd::fchown(pty.slave.as_raw_fd(), Some(Uid::from_raw(user.uid)), None)
+        .map_err(failed)?;
+    if let Some([height, width]) = size.filter(|&[h, w]| h > 0 && w > 0) {
+        pty::set_window_size(pty.slave.as_fd(), height, width).map_err(failed)?;
+    }
+    pty::send_fd(socket.as_fd(), pty.master.as_fd()).map_err(failed)?;
+    drop(pty.master);
+    drop(socket);
+    pty::make_controlling_terminal(pty.slave.as_fd()).map_err(failed)?;
+    for target in 0..=2 {
+        nix::unistd::dup2(pty.slave.as_raw_fd(), target).map_err(failed)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn resolve_user(spec: &str) -> Result<ExecUser, StartFailure> {
     let read = |path: &str| {
         user::read_database(path).map_err(|e| StartFailure::sys(format!("reading {path}"), e))
     };
@@ -106,7 +142,7 @@ fn resolve_user(spec: &str) -> Result<ExecUser, StartFailure> {
 
 /// Supplementary groups, then gid, then uid: each step needs the privilege
 /// the next one drops.
-fn switch_user(user: &ExecUser) -> Result<(), StartFailure> {
+pub(crate) fn switch_user(user: &ExecUser) -> Result<(), StartFailure> {
     let context = || format!("switching to user {}:{}", user.uid, user.gid);
     let groups: Vec<Gid> = user
         .supplementary_gids
@@ -119,7 +155,7 @@ fn switch_user(user: &ExecUser) -> Result<(), StartFailure> {
 }
 
 /// The working directory as an absolute path ("/" when unset).
-fn working_dir(process: &ProcessSpec) -> String {
+pub(crate) fn working_dir(process: &ProcessSpec) -> String {
     if process.cwd.starts_with('/') {
         process.cwd.clone()
     } else {
@@ -129,7 +165,7 @@ fn working_dir(process: &ProcessSpec) -> String {
 
 /// The command's environment: the spec's, plus `HOME` from the user's passwd
 /// entry when the spec has none.
-fn environment(env: &[String], home: &str) -> Vec<String> {
+pub(crate) fn environment(env: &[String], home: &str) -> Vec<String> {
     let mut env = env.to_vec();
     if env_value(&env, "HOME").is_none() {
         env.push(format!("HOME={home}"));
@@ -139,7 +175,7 @@ fn environment(env: &[String], home: &str) -> Vec<String> {
 
 /// The value of `key` in `KEY=value` entries; the last one wins, as when
 /// they are applied in order.
-fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+pub(crate) fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
     env.iter().rev().find_map(|entry| {
         entry
             .strip_prefix(key)
@@ -151,7 +187,7 @@ fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
 /// signals ignored, and the monitor ignores SIGPIPE and blocks SIGCHLD (and
 /// whoever started the daemon may have ignored anything, glibc's reserved
 /// real-time signals included, which glibc's own wrappers refuse to touch).
-fn reset_signals() {
+pub(crate) fn reset_signals() {
     // The kernel's `struct sigaction` with SIG_DFL (0), no flags and an empty
     // mask is all zeros on every architecture; 32 bytes cover its size.
     let default_action = [0u64; 4];
@@ -210,6 +246,8 @@ mod tests {
             user: String::new(),
             open_stdin: false,
             tty: false,
+            console_size: None,
+            stdin_once: false,
         };
         assert_eq!(working_dir(&process), "/");
         process.cwd = "srv/app".into();

@@ -76,7 +76,7 @@ pub fn launch(shim_binary: &Path, spec_path: &Path) -> Result<StartReport, Runti
 
 /// In the shim's child before exec: the sync pipe's write end becomes fd 3,
 /// the only descriptor without close-on-exec besides stdio.
-fn put_on_sync_fd(fd: RawFd) -> io::Result<()> {
+pub(crate) fn put_on_sync_fd(fd: RawFd) -> io::Result<()> {
     let result = if fd == SYNC_FD {
         fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map(drop)
     } else {

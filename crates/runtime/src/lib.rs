@@ -6,19 +6,29 @@
 //! of HTTP or of the daemon's state; the monitor (`berth-shim`) drives it
 //! through [`spawn_init`], and the daemon starts monitors through [`launch`].
 
+pub mod control;
 mod error;
 mod exec;
+mod exec_launch;
+mod exec_process;
+mod exec_spec;
 mod failure;
 pub mod fd;
 mod init;
+mod join;
 mod launch;
 mod net;
+pub mod pty;
 mod rootfs;
 mod spawn;
 pub mod spec;
 mod user;
 
 pub use error::RuntimeError;
+pub use exec_launch::exec_command;
+pub use exec_process::{spawn_exec, ExecOutcome, ExecStdio};
+pub use exec_spec::ExecSpec;
+pub use join::JoinTarget;
 pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
-pub use spawn::{spawn_init, InitOutcome, InitStdio};
+pub use spawn::{spawn_init, InitIo, InitOutcome, InitStdio};
 pub use spec::{ContainerSpec, ExitStatus, FileBind, ProcessSpec, RootfsSpec, StartReport};

@@ -4,18 +4,26 @@
 //! Before cloning, the monitor creates a close-on-exec error pipe. The child
 //! ([`crate::init`]) either execs, which closes its end, or writes a
 //! [`StartFailure`] and exits; the parent reads the pipe to EOF to tell which.
+//!
+//! With a terminal, the child allocates the pty inside the container (see
+//! [`crate::pty`]) and sends the master back over a close-on-exec socketpair
+//! before it execs; the parent picks it up once the error pipe says the
+//! command runs.
 
 use crate::error::RuntimeError;
 use crate::failure::StartFailure;
 use crate::init;
+use crate::pty;
 use crate::spec::ContainerSpec;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Namespaces every container gets. User namespaces are not used yet.
 const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
@@ -34,11 +42,31 @@ pub struct InitStdio {
     pub stderr: OwnedFd,
 }
 
+/// What the container's fds 0, 1 and 2 are.
+#[derive(Debug)]
+pub enum InitIo {
+    /// Pipes to the monitor (or /dev/null).
+    Pipes(InitStdio),
+    /// A pseudo-terminal from the container's own devpts, which the init
+    /// allocates, sized by [`crate::ProcessSpec::console_size`]; its master
+    /// comes back in [`InitOutcome::Running`].
+    Console,
+}
+
+/// The child's side of [`InitIo`].
+pub(crate) enum ChildIo<'a> {
+    Pipes(&'a InitStdio),
+    /// The socket to send the pty master on.
+    Console(OwnedFd),
+}
+
 /// How a start ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum InitOutcome {
-    /// The init exec'd the container's command; `pid` is in the caller's pid namespace.
-    Running { pid: Pid },
+    /// The init exec'd the container's command; `pid` is in the caller's pid
+    /// namespace. `console` is the pty master when [`InitIo::Console`] was
+    /// asked for (non-blocking is left to the caller).
+    Running { pid: Pid, console: Option<OwnedFd> },
     /// The init failed before exec and has been reaped. `message` is worded as
     /// Docker words it; `exit_code` is 127, 126 or 128.
     Failed { message: String, exit_code: i32 },
@@ -62,30 +90,51 @@ struct CloneArgs {
 }
 
 /// Clones the container's init into new pid, mount, UTS, IPC, network and
-/// cgroup namespaces, waits until it has exec'd or failed, and reports which.
+/// cgroup namespaces with `io` as its stdio, waits until it has exec'd or
+/// failed, and reports which.
 ///
 /// # Safety
 ///
 /// The caller must be single-threaded: the child continues as a copy of the
 /// calling process (like fork) and allocates, which is only sound when no
 /// other thread can hold a lock at the moment of the clone. The caller must
-/// also keep its own fds 0-2 open (on /dev/null, say), so that `stdio` is
-/// never one of them.
-pub unsafe fn spawn_init(
-    spec: &ContainerSpec,
-    stdio: InitStdio,
-) -> Result<InitOutcome, RuntimeError> {
+/// also keep its own fds 0-2 open (on /dev/null, say), so that the pipes of
+/// `io` are never one of them.
+pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome, RuntimeError> {
     let (error_read, error_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
             action: "creating the init's error pipe",
             source,
         })?;
+    let console_socket = match &io {
+        InitIo::Console => Some(
+            socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|source| RuntimeError::Sys {
+                action: "creating the console socket",
+                source,
+            })?,
+        ),
+        InitIo::Pipes(_) => None,
+    };
     // SAFETY: single-threaded by this function's contract.
     let pid = match unsafe { clone_into_namespaces(NAMESPACES) } {
         Ok(Some(pid)) => pid,
         Ok(None) => {
             drop(error_read);
-            init::run(spec, &stdio, error_write)
+            let child_io = match (&io, console_socket) {
+                (InitIo::Pipes(stdio), _) => ChildIo::Pipes(stdio),
+                (InitIo::Console, Some((parent, child))) => {
+                    drop(parent);
+                    ChildIo::Console(child)
+                }
+                (InitIo::Console, None) => unreachable!("the console socket exists"),
+            };
+            init::run(spec, child_io, error_write)
         }
         Err(source) => {
             return Err(RuntimeError::Sys {
@@ -95,12 +144,34 @@ pub unsafe fn spawn_init(
         }
     };
     drop(error_write);
-    drop(stdio);
+    drop(io);
+    let console_socket = console_socket.map(|(parent, child)| {
+        drop(child);
+        parent
+    });
 
     let mut report = Vec::new();
     let read = File::from(error_read).read_to_end(&mut report);
     if read.is_ok() && report.is_empty() {
-        return Ok(InitOutcome::Running { pid });
+        // The init sent the master before it exec'd, so it is waiting.
+        match console_socket.map(|socket| pty::receive_fd(socket.as_fd())) {
+            None => return Ok(InitOutcome::Running { pid, console: None }),
+            Some(Ok(Some(master))) => {
+                let console = Some(master);
+                return Ok(InitOutcome::Running { pid, console });
+            }
+            // A command without the terminal it was promised must not run on.
+            Some(outcome) => {
+                let _ = kill(pid, Signal::SIGKILL);
+                reap(pid);
+                let errno = outcome.err().unwrap_or(Errno::EPROTO);
+                let failure = StartFailure::sys("receiving the container's terminal", errno);
+                return Ok(InitOutcome::Failed {
+                    message: failure.message,
+                    exit_code: failure.exit_code,
+                });
+            }
+        }
     }
     reap(pid);
     let failure = match read {

@@ -23,6 +23,12 @@ pub struct ContainerSpec {
     pub log_path: PathBuf,
     /// Where the monitor writes the [`ExitStatus`] when the container dies.
     pub exit_path: PathBuf,
+    /// Unix socket the monitor serves the control protocol on
+    /// ([`crate::control`]: stdin, resize), mode 0600. It exists before the
+    /// monitor reports [`StartReport::Started`] and is removed when the
+    /// container exits. `None`: no control socket.
+    #[serde(default)]
+    pub control_socket: Option<PathBuf>,
 }
 
 /// The overlay root filesystem.
@@ -54,8 +60,19 @@ pub struct ProcessSpec {
     /// Keep stdin open (`OpenStdin`); otherwise stdin is `/dev/null`.
     #[serde(default)]
     pub open_stdin: bool,
+    /// Give the process a pseudo-terminal (`Tty`) instead of pipes: the
+    /// slave, from the container's own devpts, is its stdin, stdout, stderr
+    /// and controlling terminal; everything it prints is logged as stdout.
     #[serde(default)]
     pub tty: bool,
+    /// `[height, width]` of the terminal at start (`ConsoleSize`); only with
+    /// `tty`, and ignored when either is 0.
+    #[serde(default)]
+    pub console_size: Option<[u16; 2]>,
+    /// `StdinOnce`: the first stdin client's end of input closes the
+    /// container's stdin (with pipes; with a TTY it ends only that client).
+    #[serde(default)]
+    pub stdin_once: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -8,7 +8,14 @@
 //! log, and writes the exit status when the init dies. It outlives the
 //! daemon (even `kill -9`), holds none of the daemon's descriptors, and is
 //! single-threaded with no async runtime, to stay small.
+//!
+//! `berth-shim exec EXEC.json`, started by the daemon as a direct child with
+//! the exec's stdio on fds 0-2 and a report pipe on fd 3, is the exec
+//! monitor instead ([`exec`]): it joins a running container, runs one
+//! process in it, and reports its start and its exit.
 
+mod control;
+mod exec;
 mod logger;
 mod monitor;
 mod timefmt;
@@ -24,19 +31,38 @@ use std::os::fd::FromRawFd;
 use std::process::exit;
 
 fn main() {
-    let mut args = std::env::args_os().skip(1);
-    let (Some(spec_path), None) = (args.next(), args.next()) else {
-        eprintln!("usage: berth-shim SPEC.json (with the sync pipe's write end on fd 3)");
-        exit(2);
-    };
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match args.as_slice() {
+        [command, exec_spec_path] if command == "exec" => exit(exec::run(exec_spec_path)),
+        [spec_path] => monitor_container(spec_path),
+        _ => {
+            eprintln!(
+                "usage: berth-shim SPEC.json | berth-shim exec EXEC.json \
+                 (with the report pipe's write end on fd 3)"
+            );
+            exit(2);
+        }
+    }
+}
+
+/// The write end of the sync (report) pipe, which the daemon put on fd 3;
+/// `None`, after saying so on stderr, if fd 3 is not open.
+fn take_sync_pipe() -> Option<File> {
     if fcntl(SYNC_FD, FcntlArg::F_GETFD).is_err() {
         eprintln!("berth-shim: fd {SYNC_FD} (the sync pipe) is not open");
-        exit(2);
+        return None;
     }
     // SAFETY: fd 3 is open (checked above) and by contract belongs to us.
-    let sync = unsafe { File::from_raw_fd(SYNC_FD) };
+    Some(unsafe { File::from_raw_fd(SYNC_FD) })
+}
 
-    let spec = match load_spec(&spec_path) {
+/// Starts the container of `spec_path` and becomes its monitor.
+fn monitor_container(spec_path: &OsString) -> ! {
+    let Some(sync) = take_sync_pipe() else {
+        exit(2);
+    };
+
+    let spec = match load_spec(spec_path) {
         Ok(spec) => spec,
         Err(message) => fail(sync, message),
     };

@@ -88,7 +88,9 @@ impl Engine {
             let _ = std::fs::remove_dir_all(self.paths.container_dir(&id));
             return Err(e);
         }
-        self.insert_reserved(Arc::new(Container::new(record)));
+        let container = Arc::new(Container::new(record));
+        self.insert_reserved(container.clone());
+        self.container_event(&container, "create", &[]);
         tracing::info!(container = %id, name = %name, "created");
         Ok((id, Vec::new()))
     }

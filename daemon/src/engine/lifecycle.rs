@@ -117,6 +117,12 @@ fn pidfd_send_signal(fd: &OwnedFd, signal: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// HostConfig.ConsoleSize, `[height, width]`, when the client sent one.
+pub fn console_size(host: &berth_api::container::HostConfig) -> Option<[u16; 2]> {
+    let size: [u16; 2] = serde_json::from_value(host.extra.get("ConsoleSize")?.clone()).ok()?;
+    (size != [0, 0]).then_some(size)
+}
+
 /// Resolves when process `pid` has exited (immediately if it is gone already).
 async fn process_exit(pid: i32) {
     let Ok(fd) = pidfd_open(pid) else { return };
@@ -221,6 +227,7 @@ impl Engine {
             tracing::error!(container = %container.id, error = %e, "saving exit state");
         }
         tracing::info!(container = %container.id, exit_code = code, "exited");
+        self.container_event(container, "die", &[("exitCode", code.to_string())]);
         container.notify(|l| {
             l.running = false;
             l.exits += 1;
@@ -288,7 +295,10 @@ impl Engine {
                 user: record.config.user.clone(),
                 open_stdin: record.config.open_stdin,
                 tty: record.config.tty,
+                console_size: console_size(&record.host_config),
+                stdin_once: record.config.stdin_once,
             },
+            control_socket: Some(self.paths.control_socket(&record.id)),
             hostname: record.config.hostname.clone(),
             file_binds: ["hostname", "hosts", "resolv.conf"]
                 .iter()
@@ -335,6 +345,7 @@ impl Engine {
                 self.save(container)?;
                 container.notify(|l| l.running = true);
                 tracing::info!(container = %container.id, pid, shim_pid, "started");
+                self.container_event(container, "start", &[]);
                 self.watch_exit(container.clone(), shim_pid);
                 Ok(())
             }
@@ -380,6 +391,7 @@ impl Engine {
                 }
             }
         };
+        self.container_event(container, "kill", &[("signal", signal.to_string())]);
         match sent {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
@@ -422,6 +434,7 @@ impl Engine {
             tracing::info!(container = %container.id, timeout, "stop timed out; killing");
             self.kill_and_wait(container).await?;
         }
+        self.container_event(container, "stop", &[]);
         Ok(())
     }
 
@@ -463,7 +476,9 @@ impl Engine {
             Err(e) if e.kind == berth_api::ErrorKind::NotModified => {}
             Err(e) => return Err(e),
         }
-        self.start_locked(&container).await
+        self.start_locked(&container).await?;
+        self.container_event(&container, "restart", &[]);
+        Ok(())
     }
 
     pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), ApiError> {
@@ -524,6 +539,8 @@ impl Engine {
         })
         .await?;
         self.forget(container);
+        self.execs.forget_container(&container.id);
+        self.container_event(container, "destroy", &[]);
         container.notify(|l| l.removed = true);
         tracing::info!(container = %container.id, "removed");
         Ok(())

@@ -6,6 +6,10 @@
 
 mod container;
 mod create;
+pub mod detach;
+pub mod events;
+pub mod exec;
+mod inspect_ops;
 mod lifecycle;
 pub mod logs;
 mod names;
@@ -45,6 +49,13 @@ impl Paths {
     pub fn exit_path(&self, id: &str) -> PathBuf {
         self.runtime_dir(id).join("exit.json")
     }
+    /// A monitor's control socket. Kept short: socket paths are limited to
+    /// 107 bytes, and exec roots can be deep.
+    pub fn control_socket(&self, id: &str) -> PathBuf {
+        self.exec_root
+            .join("sock")
+            .join(format!("{}.sock", &id[..16.min(id.len())]))
+    }
 }
 
 #[derive(Default)]
@@ -57,6 +68,8 @@ struct Table {
 pub struct Engine {
     pub paths: Paths,
     pub images: Arc<ImageStore>,
+    pub events: Arc<events::EventBus>,
+    pub execs: exec::Execs,
     table: RwLock<Table>,
 }
 
@@ -67,6 +80,7 @@ impl Engine {
         for dir in [
             paths.data_root.join("containers"),
             paths.exec_root.join("containers"),
+            paths.exec_root.join("sock"),
         ] {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -76,6 +90,8 @@ impl Engine {
         let engine = Engine {
             paths,
             images,
+            events: Arc::default(),
+            execs: exec::Execs::default(),
             table: RwLock::new(Table::default()),
         };
         let engine = Arc::new(engine);
@@ -194,6 +210,13 @@ impl Engine {
             table.names.remove(&name);
         }
         table.by_id.remove(&container.id);
+    }
+
+    /// Publishes a container event with Docker's attributes (image, name,
+    /// labels) plus `extra`.
+    pub fn container_event(&self, container: &Container, action: &str, extra: &[(&str, String)]) {
+        self.events
+            .publish(events::container_event(container, action, extra));
     }
 
     /// The id of a container that uses `image_id`, if any.

@@ -107,7 +107,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: None,
+            exec_ids: Some(self.execs.of_container(&r.id)).filter(|ids| !ids.is_empty()),
             host_config,
             graph_driver: GraphDriver {
                 name: "overlay2".to_string(),

@@ -2,15 +2,15 @@
 //! wait, attach, logs, delete.
 
 use crate::engine::logs::{self, LogOptions, StopWhen};
-use crate::engine::{Engine, WaitCondition};
+use crate::engine::{blocking, detach, Container, Engine, WaitCondition};
 use crate::http::{self, ApiResult, Query, Request};
+use crate::routes::hijack;
 use berth_api::container::{CreateRequest, CreateResponse, WaitResponse};
 use berth_api::{ApiError, Filters};
 use bytes::Bytes;
 use hyper::{header, StatusCode};
-use hyper_util::rt::TokioIo;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
@@ -138,15 +138,26 @@ pub async fn logs(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
     Ok(http::stream(if tty { RAW } else { MULTIPLEXED }, rx))
 }
 
-/// The output side of attach, hijacked as Docker does: with `Upgrade: tcp`,
-/// `101 UPGRADED` and then raw bytes on the connection; without it, a 200
-/// whose body is the stream.
+/// Attach, hijacked as Docker does: with `Upgrade: tcp`, `101 UPGRADED`
+/// and then raw bytes both ways on the connection; without it, a 200 whose
+/// body is the output. Output comes from the log the monitor writes; stdin
+/// goes to the monitor's control socket once the container runs, with the
+/// detach keys taken out.
 pub async fn attach(engine: &Arc<Engine>, id: &str, mut req: Request, query: &Query) -> ApiResult {
     let container = engine.lookup(id)?;
     let record = container.snapshot();
     let tty = record.config.tty;
     let content_type = if tty { RAW } else { MULTIPLEXED };
-    let stream = query.bool("stream");
+    // Detach keys apply with a TTY only, as in Docker: piped binary stdin
+    // must pass through untouched.
+    let keys = detach::parse(
+        query
+            .get("detachKeys")
+            .filter(|k| !k.is_empty())
+            .unwrap_or(detach::DEFAULT),
+    )?;
+    let keys = if tty { keys } else { Vec::new() };
+    let want_stdin = query.bool("stdin") && record.config.open_stdin;
     let mut options = LogOptions {
         stdout: query.bool("stdout"),
         stderr: query.bool("stderr"),
@@ -161,16 +172,16 @@ pub async fn attach(engine: &Arc<Engine>, id: &str, mut req: Request, query: &Qu
     if !query.bool("logs") {
         options.offset = Some(std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0));
     }
-    let follow = if stream {
-        let rx = container.subscribe();
-        let exits = rx.borrow().exits;
+    let exits = container.lifecycle().exits;
+    let follow = if query.bool("stream") {
         let stop: StopWhen = Box::new(move |l| l.exits > exits || l.removed);
-        Some((rx, stop))
+        Some((container.subscribe(), stop))
     } else {
         None
     };
-    let (tx, mut rx) = mpsc::channel(8);
+    let (tx, rx) = mpsc::channel(8);
     logs::spawn_reader(log_path, options, follow, tx);
+    engine.container_event(&container, "attach", &[]);
 
     let upgrade = req
         .headers()
@@ -180,35 +191,125 @@ pub async fn attach(engine: &Arc<Engine>, id: &str, mut req: Request, query: &Qu
         return Ok(http::stream(content_type, rx));
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let upgraded = match on_upgrade.await {
-            Ok(upgraded) => upgraded,
-            Err(e) => {
-                tracing::debug!(error = %e, "attach upgrade failed");
-                return;
+    let engine = engine.clone();
+    let stdin = want_stdin.then_some({
+        move |client: hijack::ClientInput| async move {
+            let detached = pump_stdin(&engine, &container, client, keys, exits).await;
+            if detached {
+                engine.container_event(&container, "detach", &[]);
             }
-        };
-        let mut io = TokioIo::new(upgraded);
-        while let Some(chunk) = rx.recv().await {
-            if io.write_all(&chunk).await.is_err() {
-                return;
-            }
+            detached
         }
-        let _ = io.shutdown().await;
     });
-    let mut response = http::status(StatusCode::SWITCHING_PROTOCOLS);
-    response
-        .extensions_mut()
-        .insert(hyper::ext::ReasonPhrase::from_static(b"UPGRADED"));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    headers.insert(header::UPGRADE, header::HeaderValue::from_static("tcp"));
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
-    Ok(response)
+    hijack::serve(on_upgrade, rx, stdin);
+    Ok(hijack::upgraded_response(content_type))
+}
+
+/// Copies the client's stdin to the container once it runs, until the
+/// client's EOF (then the container's stdin is half-closed) or the detach
+/// keys (returns true). Waits for the start: `docker run -i` attaches first.
+async fn pump_stdin(
+    engine: &Engine,
+    container: &Container,
+    mut client: hijack::ClientInput,
+    keys: Vec<u8>,
+    exits_before: u64,
+) -> bool {
+    let mut lifecycle = container.subscribe();
+    loop {
+        let now = lifecycle.borrow_and_update().clone();
+        if now.running {
+            break;
+        }
+        if now.exits > exits_before || now.removed || lifecycle.changed().await.is_err() {
+            return false;
+        }
+    }
+    let socket = engine.paths.control_socket(&container.id);
+    let stream = match tokio::task::spawn_blocking(move || {
+        berth_runtime::control::open_stdin(&socket)
+    })
+    .await
+    {
+        Ok(Ok(stream)) => stream,
+        other => {
+            tracing::warn!(container = %container.id, result = ?other.map(|r| r.err()), "cannot open the container's stdin");
+            return false;
+        }
+    };
+    let Ok(mut stdin) = stream
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(stream))
+    else {
+        return false;
+    };
+    let mut matcher = detach::Matcher::new(keys);
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let n = match client.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = stdin.shutdown().await;
+                return false;
+            }
+            Ok(n) => n,
+        };
+        let (data, detach) = match matcher.scan(&buf[..n]) {
+            detach::Scan::Forward(data) => (data, false),
+            detach::Scan::Detach(data) => (data, true),
+        };
+        if stdin.write_all(&data).await.is_err() {
+            return false;
+        }
+        if detach {
+            return true;
+        }
+    }
+}
+
+/// `POST /containers/{id}/resize?h=&w=`.
+pub async fn resize(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
+    let container = engine.lookup(id)?;
+    let (height, width) = size_query(query)?;
+    let record = container.snapshot();
+    if !record.running() {
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            record.id
+        )));
+    }
+    if !record.config.tty {
+        return Err(ApiError::invalid(format!(
+            "cannot resize container {}: it has no TTY",
+            record.id
+        )));
+    }
+    let socket = engine.paths.control_socket(&container.id);
+    blocking(move || {
+        berth_runtime::control::resize(&socket, height, width)
+            .map_err(|e| ApiError::system(format!("resizing the TTY: {e}")))
+    })
+    .await?;
+    Ok(http::status(StatusCode::OK))
+}
+
+/// Docker's `h` and `w` query parameters.
+pub fn size_query(query: &Query) -> Result<(u16, u16), ApiError> {
+    let dimension = |key: &str| -> Result<u16, ApiError> {
+        query.get(key).unwrap_or("0").parse().map_err(|_| {
+            ApiError::invalid(format!(
+                "invalid value for {key}: {:?}",
+                query.get(key).unwrap_or("")
+            ))
+        })
+    };
+    Ok((dimension("h")?, dimension("w")?))
+}
+
+pub async fn rename(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
+    engine.rename(id, query.get("name").unwrap_or(""))?;
+    Ok(http::status(StatusCode::NO_CONTENT))
+}
+
+pub async fn top(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
+    http::ok_json(&engine.top(id, query.get("ps_args")).await?)
 }

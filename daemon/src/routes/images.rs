@@ -1,5 +1,6 @@
 //! Image section: list, inspect, import, load, save, tag, delete.
 
+use crate::engine::events::Event;
 use crate::engine::{blocking, image_error, Engine};
 use crate::http::{self, ApiResult, BodyReader, ChannelWriter, Query, Request};
 use berth_api::image::{DeleteItem, ImageInspect, ImageSummary, RootFs};
@@ -173,6 +174,9 @@ pub async fn create(engine: &Arc<Engine>, req: Request, query: &Query) -> ApiRes
             .map_err(image_error)
     })
     .await?;
+    engine
+        .events
+        .publish(Event::new("image", "import", id.clone()));
     Ok(json_lines(&[json!({ "status": id })]))
 }
 
@@ -180,6 +184,12 @@ pub async fn load(engine: &Arc<Engine>, req: Request, _query: &Query) -> ApiResu
     let mut reader = BodyReader::spawn(req.into_body());
     let images = engine.images.clone();
     let loaded = blocking(move || images.load(&mut reader).map_err(image_error)).await?;
+    for image in &loaded {
+        let (LoadedImage::Tagged(name) | LoadedImage::Untagged(name)) = image;
+        engine
+            .events
+            .publish(Event::new("image", "load", name.clone()).with("name", name.clone()));
+    }
     let lines: Vec<serde_json::Value> = loaded
         .iter()
         .map(|image| match image {
@@ -203,6 +213,11 @@ pub async fn save(engine: &Arc<Engine>, names: Vec<String>) -> ApiResult {
         Ok(())
     })
     .await?;
+    for name in &names {
+        engine
+            .events
+            .publish(Event::new("image", "save", name.clone()).with("name", name.clone()));
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let images = engine.images.clone();
     tokio::task::spawn_blocking(move || {
@@ -229,7 +244,15 @@ pub async fn tag(engine: &Arc<Engine>, name: &str, query: &Query) -> ApiResult {
     };
     let images = engine.images.clone();
     let source = name.to_string();
-    blocking(move || images.tag(&source, &target).map_err(image_error)).await?;
+    let (id, target) = blocking(move || {
+        images.tag(&source, &target).map_err(image_error)?;
+        let id = images.get(&target).map_err(image_error)?.id;
+        Ok((id, berth_image::normalize_reference(&target)))
+    })
+    .await?;
+    engine
+        .events
+        .publish(Event::new("image", "tag", id).with("name", target));
     Ok(http::status(StatusCode::CREATED))
 }
 
@@ -238,12 +261,24 @@ pub async fn remove(engine: &Arc<Engine>, name: &str, query: &Query) -> ApiResul
     let name = name.to_string();
     let force = query.bool("force");
     let users = engine.clone();
-    let removed = blocking(move || {
-        images
+    let (image_id, removed) = blocking(move || {
+        let id = images.get(&name).map(|image| image.id).unwrap_or_default();
+        let removed = images
             .remove(&name, force, &|id| users.container_using_image(id))
-            .map_err(image_error)
+            .map_err(image_error)?;
+        Ok((id, removed))
     })
     .await?;
+    for item in &removed {
+        engine.events.publish(match item {
+            Removed::Untagged(tag) => {
+                Event::new("image", "untag", image_id.clone()).with("name", tag.clone())
+            }
+            Removed::Deleted(id) => {
+                Event::new("image", "delete", id.clone()).with("name", id.clone())
+            }
+        });
+    }
     let items: Vec<DeleteItem> = removed
         .into_iter()
         .map(|r| match r {

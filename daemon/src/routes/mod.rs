@@ -2,6 +2,8 @@
 //! are thin: they parse the request, call the engine, and shape the reply.
 
 mod containers;
+mod exec;
+mod hijack;
 mod images;
 mod system;
 
@@ -18,6 +20,7 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(&method)),
         (&Method::GET, ["version"]) => system::version(&engine).await,
         (&Method::GET, ["info"]) => system::info(&engine).await,
+        (&Method::GET, ["events"]) => system::events(&engine, &query).await,
 
         (&Method::POST, ["containers", "create"]) => containers::create(&engine, req, &query).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&engine, &query).await,
@@ -33,7 +36,18 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
             containers::attach(&engine, id, req, &query).await
         }
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&engine, id, &query).await,
+        (&Method::POST, ["containers", id, "resize"]) => {
+            containers::resize(&engine, id, &query).await
+        }
+        (&Method::POST, ["containers", id, "rename"]) => {
+            containers::rename(&engine, id, &query).await
+        }
+        (&Method::GET, ["containers", id, "top"]) => containers::top(&engine, id, &query).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&engine, id, &query).await,
+        (&Method::POST, ["containers", id, "exec"]) => exec::create(&engine, id, req).await,
+        (&Method::POST, ["exec", id, "start"]) => exec::start(&engine, id, req).await,
+        (&Method::GET, ["exec", id, "json"]) => exec::inspect(&engine, id).await,
+        (&Method::POST, ["exec", id, "resize"]) => exec::resize(&engine, id, &query).await,
 
         (&Method::GET, ["images", "json"]) => images::list(&engine, &query).await,
         (&Method::POST, ["images", "create"]) => images::create(&engine, req, &query).await,

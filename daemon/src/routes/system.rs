@@ -1,8 +1,14 @@
 //! System section: ping, version, info.
 
+use crate::engine::logs::parse_timestamp;
 use crate::engine::Engine;
-use crate::http::{self, ApiResult, Response};
+use crate::http::{self, ApiResult, Query, Response};
+use berth_api::{ApiError, Filters};
+use bytes::Bytes;
 use hyper::{header, Method};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
 
 pub fn ping(method: &Method) -> Response {
     let body = if method == Method::HEAD { "" } else { "OK" };
@@ -22,4 +28,82 @@ pub async fn version(engine: &Engine) -> ApiResult {
 
 pub async fn info(engine: &Engine) -> ApiResult {
     http::ok_json(&engine.info().await)
+}
+
+fn event_time(query: &Query, key: &str) -> Result<Option<i128>, ApiError> {
+    match query.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_timestamp(v)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(format!("invalid value for {key}: {v:?}"))),
+    }
+}
+
+fn line(event: &crate::engine::events::Event) -> Bytes {
+    let mut bytes = serde_json::to_vec(&event.to_json()).expect("events serialize");
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// `GET /events`: past events from `since`, then live ones until `until`
+/// (or until the client goes away), one JSON object a line, each flushed.
+pub async fn events(engine: &Arc<Engine>, query: &Query) -> ApiResult {
+    let filters = Filters::parse(query.get("filters").unwrap_or(""))?;
+    filters.validate(&[
+        "container",
+        "image",
+        "event",
+        "type",
+        "label",
+        "network",
+        "volume",
+        "daemon",
+        "scope",
+    ])?;
+    let since = event_time(query, "since")?;
+    let until = event_time(query, "until")?;
+    let (past, mut live) = engine.events.subscribe(since);
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as i128
+    };
+    tokio::spawn(async move {
+        for event in past {
+            if until.is_some_and(|u| event.time_nano > u) {
+                return;
+            }
+            if event.matches(&filters) && tx.send(line(&event)).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            let remaining = match until {
+                Some(u) if u <= now() => return,
+                Some(u) => Duration::from_nanos((u - now()) as u64),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                received = live.recv() => match received {
+                    Ok(event) => {
+                        if until.is_some_and(|u| event.time_nano > u) {
+                            return;
+                        }
+                        if event.matches(&filters) && tx.send(line(&event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "events client too slow; events dropped");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tokio::time::sleep(remaining) => {}
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(http::stream("application/json", rx))
 }

@@ -15,8 +15,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "hostname", "id", "sleep", "ls", "pwd", "env", "head", "tr", "wc", "test",
-    "touch", "mkdir", "stat", "readlink", "true",
+    "sh",
+    "echo",
+    "cat",
+    "hostname",
+    "id",
+    "sleep",
+    "ls",
+    "pwd",
+    "env",
+    "head",
+    "tr",
+    "wc",
+    "test",
+    "touch",
+    "mkdir",
+    "stat",
+    "readlink",
+    "true",
+    "tty",
+    "stty",
+    "sha256sum",
+    "seq",
 ];
 const PASSWD: &str = "\
 root:x:0:0:root:/root:/bin/sh
@@ -73,13 +93,11 @@ impl Fixture {
     }
 
     /// A spec for container `name` running `args`, with its own upper, work
-    /// and target directories.
+    /// and target directories, and a control socket (kept short: a socket
+    /// path has at most 107 bytes).
     pub fn spec(&self, name: &str, args: &[&str]) -> ContainerSpec {
-        let id = format!(
-            "{:032x}{:032x}",
-            std::process::id(),
-            NEXT_ID.fetch_add(1, Ordering::Relaxed)
-        );
+        let serial = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:032x}{serial:032x}", std::process::id());
         let root = self.dir.path().join(name).join(&id);
         for sub in ["upper", "work", "rootfs"] {
             std::fs::create_dir_all(root.join(sub)).unwrap();
@@ -100,11 +118,14 @@ impl Fixture {
                 user: String::new(),
                 open_stdin: false,
                 tty: false,
+                console_size: None,
+                stdin_once: false,
             },
             hostname: "berth-test".into(),
             file_binds: vec![],
             log_path: root.join(format!("{id}-json.log")),
             exit_path: root.join("exit.json"),
+            control_socket: Some(self.dir.path().join(format!("{serial}.sock"))),
             id,
         }
     }
@@ -232,6 +253,33 @@ pub fn read_log(spec: &ContainerSpec) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Everything the container printed so far, in order, with the streams
+/// mixed; read while the monitor may be appending, so an entry not yet
+/// written whole ends the text.
+pub fn log_text(spec: &ContainerSpec) -> String {
+    let text = std::fs::read_to_string(&spec.log_path).unwrap_or_default();
+    text.split_inclusive('\n')
+        .map_while(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|entry| entry["log"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits until the container's log contains `needle`; returns the log's text.
+pub fn wait_log_contains(spec: &ContainerSpec, needle: &str) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let text = log_text(spec);
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in the log: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Pids of processes whose command line contains `marker`.
