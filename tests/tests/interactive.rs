@@ -479,3 +479,61 @@ fn run_it_under_a_real_terminal_resizes_and_detaches() {
     );
     assert!(term.screen().contains("/dev/pts/"), "{}", term.screen());
 }
+
+#[test]
+fn clients_that_vanish_mid_stream_leave_containers_and_daemon_unaffected() {
+    use std::io::Read;
+    let d = Daemon::with_busybox();
+    d.docker(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "chatty",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.01; done",
+    ])
+    .ok();
+    let exec_id = d
+        .post_json("/containers/chatty/exec", &json!({"AttachStdout": true, "AttachStdin": true, "Cmd": ["sh", "-c", "while true; do echo e; sleep 0.01; done"]}))
+        .json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let heads = [
+        "POST /containers/chatty/attach?stream=1&stdout=1&stdin=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".to_string(),
+        "GET /containers/chatty/logs?follow=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+        "GET /events HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+        format!("POST /exec/{exec_id}/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"),
+    ];
+    for head in &heads {
+        let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        let mut some = [0u8; 64];
+        let _ = s.read(&mut some).unwrap();
+        drop(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.State.Status}}", "chatty"])
+            .ok()
+            .stdout
+            .trim(),
+        "running"
+    );
+    let before = d.docker(&["logs", "chatty"]).ok().stdout.len();
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["logs", "chatty"])
+        .stdout
+        .len()
+        > before));
+    assert_eq!(
+        d.docker(&["exec", "chatty", "echo", "still-fine"])
+            .ok()
+            .stdout,
+        "still-fine\n"
+    );
+    assert_eq!(d.get("/_ping").status, 200);
+}

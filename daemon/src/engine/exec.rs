@@ -183,6 +183,21 @@ impl Engine {
             .join(format!("x{}.sock", &exec_id[..16.min(exec_id.len())]))
     }
 
+    /// Whether `exec_start` can be tried: not started yet, container running.
+    pub fn exec_check(&self, exec: &Exec) -> Result<(), ApiError> {
+        if exec.state().started {
+            return Err(ApiError::conflict(format!(
+                "Exec command {} is already running",
+                exec.id
+            )));
+        }
+        let container = self.lookup(&exec.container_id)?;
+        if !container.record().running() {
+            return Err(not_running(&container));
+        }
+        Ok(())
+    }
+
     /// Starts the exec. `Err` when it cannot be tried (unknown, already
     /// started, container stopped); `Ok(Err(message))` when the process
     /// failed to start, with Docker's wording, ExitCode already recorded.

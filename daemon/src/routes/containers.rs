@@ -201,7 +201,7 @@ pub async fn attach(engine: &Arc<Engine>, id: &str, mut req: Request, query: &Qu
             detached
         }
     });
-    hijack::serve(on_upgrade, rx, stdin);
+    hijack::serve(on_upgrade, async move { (rx, stdin) });
     Ok(hijack::upgraded_response(content_type))
 }
 

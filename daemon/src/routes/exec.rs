@@ -1,6 +1,6 @@
 //! Exec section: create, start (hijacked like attach), inspect, resize.
 
-use crate::engine::exec::{ExecConfig, Running};
+use crate::engine::exec::{Exec, ExecConfig, Running};
 use crate::engine::{detach, Engine};
 use crate::http::{self, ApiResult, Query, Request};
 use crate::routes::containers::size_query;
@@ -94,6 +94,52 @@ fn output_channel(tty: bool, running: &mut Running) -> mpsc::Receiver<Bytes> {
     rx
 }
 
+/// The client's stdin into the exec's, watching for the detach keys (an
+/// empty `keys` watches for nothing); true when they were typed.
+async fn pump_stdin(
+    mut client: hijack::ClientInput,
+    mut stdin: tokio::process::ChildStdin,
+    keys: Vec<u8>,
+) -> bool {
+    let mut matcher = detach::Matcher::new(keys);
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let n = match client.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let (data, detach) = match matcher.scan(&buf[..n]) {
+            detach::Scan::Forward(data) => (data, false),
+            detach::Scan::Detach(data) => (data, true),
+        };
+        if stdin.write_all(&data).await.is_err() || detach {
+            return detach;
+        }
+    }
+}
+
+/// Starts the process and gives its output channel and stdin, or a
+/// one-frame channel with Docker's message when it could not start.
+async fn launch(
+    engine: &Engine,
+    exec: &Arc<Exec>,
+    attach: bool,
+    console_size: Option<[u16; 2]>,
+) -> Result<(mpsc::Receiver<Bytes>, Option<tokio::process::ChildStdin>), berth_api::ApiError> {
+    let tty = exec.tty();
+    Ok(match engine.exec_start(exec, attach, console_size).await? {
+        Ok(mut running) => {
+            let stdin = running.stdin.take();
+            (output_channel(tty, &mut running), stdin)
+        }
+        Err(message) => {
+            let (tx, rx) = mpsc::channel(1);
+            let _ = tx.try_send(frame(tty, 1, format!("{message}\r\n").as_bytes()));
+            (rx, None)
+        }
+    })
+}
+
 pub async fn start(engine: &Arc<Engine>, id: &str, mut req: Request) -> ApiResult {
     let exec = engine.execs.get(id)?;
     let upgrade = req
@@ -104,54 +150,38 @@ pub async fn start(engine: &Arc<Engine>, id: &str, mut req: Request) -> ApiResul
     let body: StartBody = http::json_body(req.into_body()).await?;
     let tty = exec.tty();
     let content_type = if tty { RAW } else { MULTIPLEXED };
-    let started = engine
-        .exec_start(&exec, !body.detach, body.console_size)
-        .await?;
     if body.detach {
-        return match started {
+        return match engine.exec_start(&exec, false, body.console_size).await? {
             Ok(_) => Ok(http::status(StatusCode::OK)),
             Err(message) => Err(berth_api::ApiError::invalid(message)),
         };
     }
-    let (output, stdin) = match started {
-        Ok(mut running) => {
-            let stdin = running.stdin.take();
-            (output_channel(tty, &mut running), stdin)
-        }
-        Err(message) => {
-            let (tx, rx) = mpsc::channel(1);
-            let _ = tx.try_send(frame(tty, 1, format!("{message}\r\n").as_bytes()));
-            (rx, None)
-        }
-    };
     if !upgrade {
+        let (output, _) = launch(engine, &exec, true, body.console_size).await?;
         return Ok(http::stream(content_type, output));
     }
+    // Refuse what cannot start with a status, before the upgrade; the
+    // process itself starts once the 101 is out.
+    engine.exec_check(&exec)?;
     // Detach keys apply with a TTY only, as in Docker.
     let keys = match tty {
         true if exec.config.detach_keys.is_empty() => detach::parse(detach::DEFAULT)?,
         true => detach::parse(&exec.config.detach_keys)?,
         false => Vec::new(),
     };
-    let pump = stdin.map(|mut stdin| {
-        move |mut client: hijack::ClientInput| async move {
-            let mut matcher = detach::Matcher::new(keys);
-            let mut buf = vec![0u8; 32 << 10];
-            loop {
-                let n = match client.read(&mut buf).await {
-                    Ok(0) | Err(_) => return false,
-                    Ok(n) => n,
-                };
-                let (data, detach) = match matcher.scan(&buf[..n]) {
-                    detach::Scan::Forward(data) => (data, false),
-                    detach::Scan::Detach(data) => (data, true),
-                };
-                if stdin.write_all(&data).await.is_err() || detach {
-                    return detach;
-                }
+    let engine = engine.clone();
+    hijack::serve(on_upgrade, async move {
+        let (output, stdin) = match launch(&engine, &exec, true, body.console_size).await {
+            Ok(started) => started,
+            Err(e) => {
+                let (tx, rx) = mpsc::channel(1);
+                let _ = tx.try_send(frame(tty, 1, format!("{}\r\n", e.message).as_bytes()));
+                (rx, None)
             }
-        }
+        };
+        let pump =
+            stdin.map(|stdin| move |client: hijack::ClientInput| pump_stdin(client, stdin, keys));
+        (output, pump)
     });
-    hijack::serve(on_upgrade, output, pump);
     Ok(hijack::upgraded_response(content_type))
 }

@@ -33,11 +33,15 @@ pub fn upgraded_response(content_type: &'static str) -> Response {
     response
 }
 
-/// Once the upgrade completes: copies `output` to the client until it ends,
-/// while `stdin` (if any) reads the client; `stdin` resolving to true means
-/// the detach keys were typed, which ends the connection at once.
-pub fn serve<F, Fut>(on_upgrade: OnUpgrade, mut output: mpsc::Receiver<Bytes>, stdin: Option<F>)
+/// Once the upgrade completes, `session` runs (an exec starts its process
+/// only now, as Docker does, so that no output can reach the client in the
+/// same read as the 101 head) and gives the output and the stdin pump:
+/// output is copied to the client until it ends, while the pump (if any)
+/// reads the client; the pump resolving to true means the detach keys were
+/// typed, which ends the connection at once.
+pub fn serve<S, F, Fut>(on_upgrade: OnUpgrade, session: S)
 where
+    S: Future<Output = (mpsc::Receiver<Bytes>, Option<F>)> + Send + 'static,
     F: FnOnce(ClientInput) -> Fut + Send + 'static,
     Fut: Future<Output = bool> + Send + 'static,
 {
@@ -49,6 +53,7 @@ where
                 return;
             }
         };
+        let (mut output, stdin) = session.await;
         let (client_in, mut client_out) = tokio::io::split(TokioIo::new(upgraded));
         let mut stdin_task = stdin.map(|pump| tokio::spawn(pump(client_in)));
         loop {
