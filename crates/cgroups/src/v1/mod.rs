@@ -1,0 +1,216 @@
+//! cgroup v1 (legacy, and the v1 half of hybrid hosts): one directory per
+//! hierarchy. On hybrid hosts the cgroup is also created in the v2 tree,
+//! whose `cgroup.freeze` and `cgroup.kill` are preferred to v1's freezer.
+
+mod blkio;
+mod cpu;
+mod cpuset;
+mod freezer;
+mod memory;
+mod pids;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::fs;
+use crate::layout::V1Mounts;
+use crate::resources::Resources;
+use crate::stats::Stats;
+use crate::v2;
+use crate::{Manager, Paths};
+
+#[derive(Debug)]
+pub(crate) struct V1Cgroup {
+    paths: Paths,
+}
+
+impl V1Cgroup {
+    pub(crate) fn create(
+        mounts: &V1Mounts,
+        unified: Option<&Path>,
+        rel: &Path,
+    ) -> Result<V1Cgroup> {
+        for hierarchy in mounts.hierarchies() {
+            let is_cpuset = mounts.get("cpuset") == Some(hierarchy);
+            let mut dir = hierarchy.to_path_buf();
+            for c in rel.components() {
+                let parent = dir.clone();
+                dir.push(c);
+                fs::mkdir(&dir)?;
+                if is_cpuset {
+                    cpuset::copy_from_parent(&parent, &dir)?;
+                }
+            }
+        }
+        if let Some(unified) = unified {
+            v2::create_chain(unified, rel, false)?;
+        }
+        Ok(V1Cgroup {
+            paths: Paths {
+                unified: unified.map(|u| u.join(rel)),
+                v1: mounts
+                    .0
+                    .iter()
+                    .map(|(c, m)| (c.clone(), m.join(rel)))
+                    .collect(),
+            },
+        })
+    }
+
+    pub(crate) fn open(mounts: &V1Mounts, unified: Option<&Path>, rel: &Path) -> Result<V1Cgroup> {
+        let v1: BTreeMap<String, PathBuf> = mounts
+            .0
+            .iter()
+            .map(|(c, m)| (c.clone(), m.join(rel)))
+            .filter(|(_, d)| d.is_dir())
+            .collect();
+        let unified = unified.map(|u| u.join(rel)).filter(|d| d.is_dir());
+        if v1.is_empty() && unified.is_none() {
+            let root = mounts.hierarchies().first().map(|h| h.join(rel));
+            return Err(Error::NotFound {
+                path: root.unwrap_or_else(|| rel.to_path_buf()),
+            });
+        }
+        Ok(V1Cgroup {
+            paths: Paths { unified, v1 },
+        })
+    }
+
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        self.paths.v1.get(controller).map(PathBuf::as_path)
+    }
+
+    /// The v2 directory when it has the v2 freezer (hybrid hosts, 5.2+).
+    fn unified_freezer(&self) -> Option<&Path> {
+        self.paths
+            .unified
+            .as_deref()
+            .filter(|d| v2::freezer::available(d))
+    }
+}
+
+impl Manager for V1Cgroup {
+    fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    fn add_process(&self, pid: u32) -> Result<()> {
+        let pid = pid.to_string();
+        for dir in self.paths.dirs() {
+            fs::write(&dir.join("cgroup.procs"), &pid)?;
+        }
+        Ok(())
+    }
+
+    fn procs(&self) -> Result<Vec<u32>> {
+        let mut pids = Vec::new();
+        for dir in self.paths.dirs() {
+            pids.extend(fs::read_procs(dir)?);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    fn apply(&self, r: &Resources) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        memory::apply(self.dir("memory"), r, &mut warnings)?;
+        cpu::apply(self.dir("cpu"), r, &mut warnings)?;
+        cpuset::apply(self.dir("cpuset"), r, &mut warnings)?;
+        pids::apply(self.dir("pids"), r, &mut warnings)?;
+        blkio::apply(self.dir("blkio"), r, &mut warnings)?;
+        Ok(warnings)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        Ok(Stats {
+            memory: self.dir("memory").map(memory::stats).transpose()?,
+            cpu: cpu::stats(self.dir("cpu"), self.dir("cpuacct"))?,
+            pids: self.dir("pids").map(pids::stats).transpose()?,
+            blkio: self.dir("blkio").map(blkio::stats).transpose()?,
+        })
+    }
+
+    fn freeze(&self, timeout: Duration) -> Result<()> {
+        match (self.unified_freezer(), self.dir("freezer")) {
+            (Some(u), _) => v2::freezer::set(u, true, timeout),
+            (None, Some(f)) => freezer::set(f, true, timeout),
+            (None, None) => Err(unsupported_freezer(&self.paths)),
+        }
+    }
+
+    fn thaw(&self, timeout: Duration) -> Result<()> {
+        match (self.unified_freezer(), self.dir("freezer")) {
+            (Some(u), _) => v2::freezer::set(u, false, timeout),
+            (None, Some(f)) => freezer::set(f, false, timeout),
+            (None, None) => Err(unsupported_freezer(&self.paths)),
+        }
+    }
+
+    fn is_frozen(&self) -> Result<bool> {
+        match (self.unified_freezer(), self.dir("freezer")) {
+            (Some(u), _) => v2::freezer::is_frozen(u),
+            (None, Some(f)) => freezer::is_frozen(f),
+            (None, None) => Ok(false),
+        }
+    }
+
+    fn kill_all(&self, timeout: Duration) -> Result<()> {
+        if let Some(kill) = self
+            .paths
+            .unified
+            .as_ref()
+            .map(|u| u.join("cgroup.kill"))
+            .filter(|k| k.exists())
+        {
+            fs::write(&kill, "1")?;
+        }
+        let first = self.paths.dirs().first().map(|d| d.to_path_buf());
+        let dir = first.unwrap_or_default();
+        crate::kill_until_empty(
+            &dir,
+            timeout,
+            || self.procs(),
+            || match self.dir("freezer") {
+                // v1-frozen tasks only die once thawed.
+                Some(f) if self.unified_freezer().is_none() && freezer::is_frozen(f)? => {
+                    fs::write(&f.join("freezer.state"), "THAWED")
+                }
+                _ => Ok(()),
+            },
+        )
+    }
+
+    fn oom_kill_count(&self) -> Result<u64> {
+        match self.dir("memory") {
+            Some(dir) => memory::oom_kill_count(dir),
+            None => Err(Error::Unsupported {
+                what: "OOM kill counting",
+                path: PathBuf::from("memory controller"),
+            }),
+        }
+    }
+
+    fn remove(&self) -> Result<()> {
+        let mut first_err = None;
+        for dir in self.paths.dirs() {
+            if let Err(e) = fs::rmdir(dir) {
+                tracing::warn!(error = %e, "removing cgroup directory");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn unsupported_freezer(paths: &Paths) -> Error {
+    Error::Unsupported {
+        what: "freezing",
+        path: paths
+            .unified
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("freezer controller")),
+    }
+}

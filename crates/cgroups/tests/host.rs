@@ -1,0 +1,516 @@
+//! Tests against this host's real cgroups (run as root). Each test works
+//! under its own parent `berth-test-<pid>-<n>` in every hierarchy, and a
+//! guard kills what it started and removes every directory it made, pass
+//! or fail. Without root the tests print a note and pass.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use berth_cgroups::{Cgroup, Error, Layout, Resources};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique parent in every hierarchy, removed (with anything in it) on drop.
+struct TestTree {
+    layout: Layout,
+    parent: String,
+}
+
+impl TestTree {
+    fn new() -> Option<TestTree> {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: cgroup tests need root");
+            return None;
+        }
+        let layout = Layout::detect().expect("detect cgroup layout");
+        let parent = format!(
+            "berth-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        Some(TestTree { layout, parent })
+    }
+
+    fn create(&self, name: &str) -> Cgroup {
+        Cgroup::create(&self.layout, &self.parent, name).expect("create cgroup")
+    }
+
+    fn parent_dirs(&self) -> Vec<PathBuf> {
+        self.layout
+            .hierarchy_roots()
+            .into_iter()
+            .map(|r| r.join(&self.parent))
+            .collect()
+    }
+}
+
+impl Drop for TestTree {
+    fn drop(&mut self) {
+        for top in self.parent_dirs() {
+            let mut dirs = Vec::new();
+            collect_dirs(&top, &mut dirs);
+            // Children before parents: collect_dirs lists parents first.
+            for dir in dirs.iter().rev() {
+                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    let pids =
+                        std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                    if pids.trim().is_empty() || Instant::now() > deadline {
+                        break;
+                    }
+                    for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()) {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                for _ in 0..50 {
+                    match std::fs::remove_dir(dir) {
+                        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    if !dir.is_dir() {
+        return;
+    }
+    out.push(dir.to_path_buf());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            collect_dirs(&entry.path(), out);
+        }
+    }
+}
+
+/// A child process killed and reaped on drop.
+struct Proc(Child);
+
+impl Proc {
+    fn sleep() -> Proc {
+        Proc(
+            Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+
+    /// `sh -c 'read x; SCRIPT'`: runs the script once released, so it can be
+    /// moved into a cgroup first.
+    fn gated(script: &str) -> Proc {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("read x; {script}"))
+            .stdin(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        Proc(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn release(&mut self) {
+        let mut stdin = self.0.stdin.take().expect("gated process stdin");
+        stdin.write_all(b"go\n").expect("release gated process");
+    }
+
+    fn wait_timeout(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "child did not exit in {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+fn v1_dir(cg: &Cgroup, controller: &str) -> Option<PathBuf> {
+    cg.paths().v1.get(controller).cloned()
+}
+
+#[test]
+fn layout_on_this_host_reports_a_version_and_cgroupfs() {
+    let Some(t) = TestTree::new() else { return };
+    assert!(matches!(t.layout.version(), "1" | "2"));
+    assert_eq!(t.layout.driver(), "cgroupfs");
+    if let Layout::Hybrid { v1, unified } = &t.layout {
+        assert!(v1.get("memory").is_some());
+        assert!(unified.join("cgroup.controllers").exists());
+    }
+}
+
+#[test]
+fn added_process_is_listed_and_its_proc_cgroup_names_our_path() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("join");
+    let child = Proc::sleep();
+    cg.add_process(child.pid()).unwrap();
+    assert!(cg.procs().unwrap().contains(&child.pid()));
+    let own = format!("/{}/join", t.parent);
+    let proc_cgroup = read(Path::new(&format!("/proc/{}/cgroup", child.pid())));
+    for line in proc_cgroup.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        let ours = controllers.is_empty() // the v2 tree
+            || controllers.split(',').any(|c| cg.paths().v1.contains_key(c));
+        if ours {
+            assert_eq!(path, own, "line {line:?}");
+        }
+    }
+    assert!(cg
+        .paths()
+        .dirs()
+        .iter()
+        .all(|d| d.ends_with(format!("{}/join", t.parent))));
+    if !matches!(t.layout, Layout::Legacy { .. }) {
+        assert!(
+            cg.paths().unified.is_some(),
+            "CLONE_INTO_CGROUP needs a v2 dir"
+        );
+    }
+}
+
+#[test]
+fn memory_limits_are_written_and_read_back() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("mem");
+    let warnings = cg
+        .apply(&Resources {
+            memory: Some(64 << 20),
+            memory_swap: Some(128 << 20),
+            memory_reservation: Some(32 << 20),
+            ..Default::default()
+        })
+        .unwrap();
+    match v1_dir(&cg, "memory") {
+        Some(dir) => {
+            assert_eq!(
+                read(&dir.join("memory.limit_in_bytes")),
+                (64 << 20).to_string()
+            );
+            assert_eq!(
+                read(&dir.join("memory.soft_limit_in_bytes")),
+                (32 << 20).to_string()
+            );
+            if dir.join("memory.memsw.limit_in_bytes").exists() {
+                assert!(warnings.is_empty(), "{warnings:?}");
+                assert_eq!(
+                    read(&dir.join("memory.memsw.limit_in_bytes")),
+                    (128 << 20).to_string()
+                );
+            } else {
+                assert!(warnings.iter().any(|w| w.contains("swap")), "{warnings:?}");
+            }
+        }
+        None => {
+            let dir = cg.paths().unified.clone().unwrap();
+            assert_eq!(read(&dir.join("memory.max")), (64 << 20).to_string());
+            assert_eq!(read(&dir.join("memory.low")), (32 << 20).to_string());
+            if dir.join("memory.swap.max").exists() {
+                assert_eq!(read(&dir.join("memory.swap.max")), (64 << 20).to_string());
+            }
+        }
+    }
+    assert_eq!(cg.stats().unwrap().memory.unwrap().limit, Some(64 << 20));
+    // Raising memory above the current memory+swap must still work.
+    cg.apply(&Resources {
+        memory: Some(256 << 20),
+        memory_swap: Some(512 << 20),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(cg.stats().unwrap().memory.unwrap().limit, Some(256 << 20));
+}
+
+#[test]
+fn pids_limit_stops_forks_beyond_it() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("pids");
+    cg.apply(&Resources {
+        pids_limit: Some(5),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut sh = Proc::gated("for i in $(seq 10); do sleep 30 & done; wait");
+    cg.add_process(sh.pid()).unwrap();
+    sh.release();
+    std::thread::sleep(Duration::from_millis(500));
+    let procs = cg.procs().unwrap();
+    assert!(procs.len() <= 5, "pids limit exceeded: {procs:?}");
+    assert!(
+        procs.len() >= 2,
+        "the sleeps that fit should run: {procs:?}"
+    );
+    let pids = cg.stats().unwrap().pids.unwrap();
+    assert_eq!(pids.limit, Some(5));
+    assert!(pids.current <= 5);
+    let events_dir = v1_dir(&cg, "pids").or(cg.paths().unified.clone()).unwrap();
+    if let Ok(events) = std::fs::read_to_string(events_dir.join("pids.events")) {
+        let max: u64 = events
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(
+            max >= 1,
+            "forks beyond the limit should have failed: {events}"
+        );
+    }
+    cg.kill_all().unwrap();
+}
+
+#[test]
+fn cpu_quota_shares_and_cpuset_are_written() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("cpu");
+    let warnings = cg
+        .apply(&Resources {
+            cpu_shares: Some(512),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            cpuset_cpus: Some("0".into()),
+            cpuset_mems: Some("0".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    if let Some(dir) = v1_dir(&cg, "cpu") {
+        assert_eq!(read(&dir.join("cpu.shares")), "512");
+        assert_eq!(read(&dir.join("cpu.cfs_quota_us")), "50000");
+        assert_eq!(read(&dir.join("cpu.cfs_period_us")), "100000");
+    } else {
+        let dir = cg.paths().unified.clone().unwrap();
+        assert_eq!(read(&dir.join("cpu.weight")), "20");
+        assert_eq!(read(&dir.join("cpu.max")), "50000 100000");
+    }
+    let cpuset = v1_dir(&cg, "cpuset")
+        .or(cg.paths().unified.clone())
+        .unwrap();
+    assert_eq!(read(&cpuset.join("cpuset.cpus")), "0");
+
+    cg.apply(&Resources {
+        nano_cpus: Some(1_500_000_000),
+        ..Default::default()
+    })
+    .unwrap();
+    if let Some(dir) = v1_dir(&cg, "cpu") {
+        assert_eq!(read(&dir.join("cpu.cfs_quota_us")), "150000");
+    } else {
+        let dir = cg.paths().unified.clone().unwrap();
+        assert_eq!(read(&dir.join("cpu.max")), "150000 100000");
+    }
+}
+
+#[test]
+fn cpuset_naming_missing_cpus_is_invalid_input() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("badcpus");
+    let err = cg
+        .apply(&Resources {
+            cpuset_cpus: Some("1023".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert!(err.to_string().contains("cpuset.cpus"), "{err}");
+}
+
+#[test]
+fn unsupported_blkio_weight_is_a_warning_not_silence() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("blkio");
+    let warnings = cg
+        .apply(&Resources {
+            blkio_weight: Some(500),
+            ..Default::default()
+        })
+        .unwrap();
+    let dir = v1_dir(&cg, "blkio").or(cg.paths().unified.clone()).unwrap();
+    let has_weight = [
+        "blkio.weight",
+        "blkio.bfq.weight",
+        "io.weight",
+        "io.bfq.weight",
+    ]
+    .iter()
+    .any(|f| dir.join(f).exists());
+    assert_eq!(warnings.is_empty(), has_weight, "{warnings:?}");
+}
+
+#[test]
+fn stats_show_memory_and_cpu_usage_after_a_busy_loop() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("stats");
+    let mut sh = Proc::gated("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60");
+    cg.add_process(sh.pid()).unwrap();
+    sh.release();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let comm = read(Path::new(&format!("/proc/{}/comm", sh.pid())));
+        if comm == "sleep" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "busy loop did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = cg.stats().unwrap();
+    let mem = stats.memory.unwrap();
+    assert!(mem.usage > 0, "{mem:?}");
+    assert!(!mem.stat.is_empty());
+    let cpu = stats.cpu.unwrap();
+    assert!(cpu.usage_total_ns > 10_000_000, "{cpu:?}");
+    if v1_dir(&cg, "cpuacct").is_some() {
+        assert!(cpu.per_cpu_ns.iter().sum::<u64>() > 0, "{cpu:?}");
+    }
+    assert_eq!(stats.pids.unwrap().current, 1);
+    serde_json::to_string(&cg.stats().unwrap()).unwrap();
+}
+
+#[test]
+fn freeze_then_thaw_is_reported_by_the_cgroup() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("freeze");
+    let child = Proc::sleep();
+    cg.add_process(child.pid()).unwrap();
+    assert!(!cg.is_frozen().unwrap());
+    cg.freeze().unwrap();
+    assert!(cg.is_frozen().unwrap());
+    match &cg.paths().unified {
+        Some(u) if u.join("cgroup.freeze").exists() => {
+            assert!(read(&u.join("cgroup.events")).contains("frozen 1"))
+        }
+        _ => assert_eq!(
+            read(&v1_dir(&cg, "freezer").unwrap().join("freezer.state")),
+            "FROZEN"
+        ),
+    }
+    cg.thaw().unwrap();
+    assert!(!cg.is_frozen().unwrap());
+    assert!(cg.procs().unwrap().contains(&child.pid()));
+}
+
+#[test]
+fn kill_all_empties_the_cgroup_even_when_frozen() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("kill");
+    let mut sh = Proc::gated("sleep 60 & sleep 60 & sleep 60 & wait");
+    cg.add_process(sh.pid()).unwrap();
+    sh.release();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cg.procs().unwrap().len() < 4 {
+        assert!(Instant::now() < deadline, "children did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cg.freeze().unwrap();
+    cg.kill_all().unwrap();
+    assert_eq!(cg.procs().unwrap(), Vec::<u32>::new());
+    assert_eq!(sh.wait_timeout(Duration::from_secs(5)).signal(), Some(9));
+}
+
+#[test]
+fn oom_kill_is_counted_for_the_cgroup() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("oom");
+    cg.apply(&Resources {
+        memory: Some(16 << 20),
+        memory_swap: Some(16 << 20),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(cg.oom_kill_count().unwrap(), 0);
+    let mut sh = Proc::gated("x=$(head -c 64000000 /dev/zero | tr '\\0' a)");
+    cg.add_process(sh.pid()).unwrap();
+    sh.release();
+    let status = sh.wait_timeout(Duration::from_secs(30));
+    assert!(
+        !status.success(),
+        "allocation past the limit should fail: {status:?}"
+    );
+    assert!(cg.oom_kill_count().unwrap() >= 1);
+}
+
+#[test]
+fn remove_leaves_nothing_behind_in_any_hierarchy() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("gone");
+    let child = Proc::sleep();
+    cg.add_process(child.pid()).unwrap();
+    cg.kill_all().unwrap();
+    cg.remove().unwrap();
+    cg.remove().unwrap(); // already gone is fine
+    for dir in t.parent_dirs() {
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().unwrap().is_dir())
+            .map(|e| e.path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "left behind in {}: {left:?}",
+            dir.display()
+        );
+    }
+    let err = Cgroup::open(&t.layout, &t.parent, "gone").unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+#[test]
+fn open_finds_an_existing_cgroup_with_the_same_paths() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("reopen");
+    let child = Proc::sleep();
+    cg.add_process(child.pid()).unwrap();
+    let again = Cgroup::open(&t.layout, &t.parent, "reopen").unwrap();
+    assert_eq!(again.paths(), cg.paths());
+    assert_eq!(again.procs().unwrap(), vec![child.pid()]);
+}
+
+#[test]
+fn nested_parent_chain_is_created_and_names_cannot_escape() {
+    let Some(t) = TestTree::new() else { return };
+    let parent = format!("/{}/a/b", t.parent);
+    let cg = Cgroup::create(&t.layout, &parent, "leaf").unwrap();
+    let child = Proc::sleep();
+    cg.add_process(child.pid()).unwrap();
+    assert!(cg.procs().unwrap().contains(&child.pid()));
+    let err = Cgroup::create(&t.layout, &format!("{}/..", t.parent), "x").unwrap_err();
+    assert!(err.is_invalid_input());
+}
