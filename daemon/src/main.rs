@@ -33,6 +33,9 @@ struct Flags {
     /// File to write the daemon's pid to.
     #[arg(short = 'p', long = "pidfile")]
     pidfile: Option<PathBuf>,
+    /// Parent cgroup of containers that name none (HostConfig.CgroupParent).
+    #[arg(long = "cgroup-parent", default_value = "berth")]
+    cgroup_parent: String,
     /// debug, info, warn, error or fatal.
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
@@ -82,11 +85,14 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let engine = engine::Engine::open(engine::Paths {
-            data_root: flags.data_root.clone(),
-            exec_root: flags.exec_root.clone(),
-            shim,
-        })
+        let engine = engine::Engine::open(
+            engine::Paths {
+                data_root: flags.data_root.clone(),
+                exec_root: flags.exec_root.clone(),
+                shim,
+            },
+            flags.cgroup_parent.clone(),
+        )
         .await?;
         if let Some(pidfile) = &flags.pidfile {
             std::fs::write(pidfile, format!("{}\n", std::process::id()))

@@ -190,6 +190,8 @@ impl Daemon {
             .arg(self.root.join("berthd.pid"))
             .arg("--log-level")
             .arg("debug")
+            .arg("--cgroup-parent")
+            .arg(self.cgroup_parent())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -208,6 +210,29 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// This daemon's own cgroup parent, removed at the end.
+    pub fn cgroup_parent(&self) -> String {
+        self.root
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// The directories of this daemon's cgroup parent, in every hierarchy.
+    pub fn cgroup_parent_dirs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+            return Vec::new();
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path().join(self.cgroup_parent()))
+            .collect();
+        dirs.push(PathBuf::from("/sys/fs/cgroup").join(self.cgroup_parent()));
+        dirs.retain(|d| d.is_dir());
+        dirs
     }
 
     pub fn host(&self) -> String {
@@ -326,6 +351,16 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
         reap_orphaned_monitors();
+        for dir in self.cgroup_parent_dirs() {
+            // Container cgroups are gone with their containers; only our
+            // empty parent is left to remove.
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                for child in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
         unmount_below(&self.root);
         let _ = std::fs::remove_dir_all(&self.root);
     }

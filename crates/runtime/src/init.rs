@@ -1,5 +1,9 @@
 //! The container's init between clone and exec: the child side of a start.
 //!
+//! With cgroups to join, the child first waits on the go pipe
+//! ([`wait_for_go`]) until the monitor has placed it in them, and unshares
+//! its cgroup namespace before anything else.
+//!
 //! Runs in the freshly cloned child of the single-threaded monitor, already
 //! in its new namespaces, so it may use std and allocate like any forked
 //! process. It wires stdio, starts a session, builds the root filesystem,
@@ -30,9 +34,43 @@ const MAX_SIGNAL: libc::c_int = 64;
 /// Size of the kernel's signal set, as rt_sigaction wants it.
 const SIGSET_BYTES: usize = MAX_SIGNAL as usize / 8;
 
+/// Blocks until the monitor sends the go byte, i.e. has put this process in
+/// the container's cgroups. Anything else (EOF: the monitor is gone, or an
+/// error) ends the process at once with status 1, having done nothing.
+pub(crate) fn wait_for_go(go: OwnedFd) {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: reads at most one byte into a valid one-byte buffer.
+        let n = unsafe { libc::read(go.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
+        if n == 1 {
+            return;
+        }
+        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        // SAFETY: _exit ends this child at once, running none of the
+        // monitor's atexit handlers.
+        unsafe { libc::_exit(1) }
+    }
+}
+
 /// Sets up the container and execs its command; never returns.
-pub(crate) fn run(spec: &ContainerSpec, io: ChildIo<'_>, error_pipe: OwnedFd) -> ! {
-    let failure = match panic::catch_unwind(AssertUnwindSafe(|| start(spec, io))) {
+/// `cgroup_namespace`: unshare the cgroup namespace first (it was left out
+/// of the clone so that it is rooted at the cgroups the monitor put us in).
+pub(crate) fn run(
+    spec: &ContainerSpec,
+    io: ChildIo<'_>,
+    error_pipe: OwnedFd,
+    cgroup_namespace: bool,
+) -> ! {
+    let started = panic::catch_unwind(AssertUnwindSafe(|| {
+        if cgroup_namespace {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| StartFailure::sys("creating the cgroup namespace", e))?;
+        }
+        start(spec, io)
+    }));
+    let failure = match started {
         Ok(Err(failure)) => failure,
         Ok(Ok(never)) => match never {},
         Err(_) => StartFailure::new(

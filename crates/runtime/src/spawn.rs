@@ -5,6 +5,15 @@
 //! ([`crate::init`]) either execs, which closes its end, or writes a
 //! [`StartFailure`] and exits; the parent reads the pipe to EOF to tell which.
 //!
+//! With cgroups to join ([`ContainerSpec::cgroup_procs`]), a close-on-exec
+//! "go" pipe holds the child back: its first act is to block reading one
+//! byte from it. The parent writes the child's pid into every `cgroup.procs`
+//! file and only then sends the byte, so the init runs none of the
+//! container's code outside its cgroups. If the parent goes away first, the
+//! child reads EOF and exits 1 without doing anything. The child's cgroup
+//! namespace is unshared only after that (not at clone), so that it is rooted
+//! at the container's cgroups rather than the monitor's.
+//!
 //! With a terminal, the child allocates the pty inside the container (see
 //! [`crate::pty`]) and sends the master back over a close-on-exec socketpair
 //! before it execs; the parent picks it up once the error pipe says the
@@ -22,8 +31,9 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// Namespaces every container gets. User namespaces are not used yet.
 const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
@@ -101,6 +111,23 @@ struct CloneArgs {
 /// also keep its own fds 0-2 open (on /dev/null, say), so that the pipes of
 /// `io` are never one of them.
 pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome, RuntimeError> {
+    // Only when there are cgroups to join: the common path stays as it was.
+    let go = if spec.cgroup_procs.is_empty() {
+        None
+    } else {
+        Some(
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
+                action: "creating the init's go pipe",
+                source,
+            })?,
+        )
+    };
+    // With a go pipe the init unshares its cgroup namespace itself, once it
+    // is in its cgroups.
+    let namespaces = match go {
+        None => NAMESPACES,
+        Some(_) => NAMESPACES & !libc::CLONE_NEWCGROUP,
+    };
     let (error_read, error_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
             action: "creating the init's error pipe",
@@ -122,9 +149,17 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
         InitIo::Pipes(_) => None,
     };
     // SAFETY: single-threaded by this function's contract.
-    let pid = match unsafe { clone_into_namespaces(NAMESPACES) } {
+    let pid = match unsafe { clone_into_namespaces(namespaces) } {
         Ok(Some(pid)) => pid,
         Ok(None) => {
+            let cgroup_namespace = match go {
+                Some((go_read, go_write)) => {
+                    drop(go_write);
+                    init::wait_for_go(go_read);
+                    true
+                }
+                None => false,
+            };
             drop(error_read);
             let child_io = match (&io, console_socket) {
                 (InitIo::Pipes(stdio), _) => ChildIo::Pipes(stdio),
@@ -134,7 +169,7 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
                 }
                 (InitIo::Console, None) => unreachable!("the console socket exists"),
             };
-            init::run(spec, child_io, error_write)
+            init::run(spec, child_io, error_write, cgroup_namespace)
         }
         Err(source) => {
             return Err(RuntimeError::Sys {
@@ -145,6 +180,17 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
     };
     drop(error_write);
     drop(io);
+    if let Some((go_read, go_write)) = go {
+        drop(go_read);
+        if let Err(failure) = enter_cgroups(&spec.cgroup_procs, pid, go_write) {
+            let _ = kill(pid, Signal::SIGKILL);
+            reap(pid);
+            return Ok(InitOutcome::Failed {
+                message: failure.message,
+                exit_code: failure.exit_code,
+            });
+        }
+    }
     let console_socket = console_socket.map(|(parent, child)| {
         drop(child);
         parent
@@ -182,6 +228,31 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
         message: failure.message,
         exit_code: failure.exit_code,
     })
+}
+
+/// Writes `pid` into every `cgroup.procs` file, then sends the go byte (and
+/// closes the pipe). The caller kills the child on failure.
+fn enter_cgroups(procs: &[PathBuf], pid: Pid, go: OwnedFd) -> Result<(), StartFailure> {
+    let decimal = pid.as_raw().to_string();
+    for path in procs {
+        add_to_cgroup(path, decimal.as_bytes()).map_err(|e| {
+            StartFailure::io(
+                format!("adding the container's init to cgroup {}", path.display()),
+                &e,
+            )
+        })?;
+    }
+    File::from(go)
+        .write_all(b"1")
+        .map_err(|e| StartFailure::io("starting the container's init", &e))
+}
+
+/// One write of the pid, as the kernel wants it; no create, no truncate.
+fn add_to_cgroup(path: &Path, pid: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .write_all(pid)
 }
 
 fn reap(pid: Pid) {

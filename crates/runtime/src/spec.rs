@@ -29,6 +29,12 @@ pub struct ContainerSpec {
     /// container exits. `None`: no control socket.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,
+    /// `cgroup.procs` files of the container's cgroups (one per hierarchy on
+    /// v1/hybrid hosts, one on v2); the init is in all of them before it runs
+    /// any of the container's code. Empty: the init stays in the monitor's
+    /// cgroups.
+    #[serde(default)]
+    pub cgroup_procs: Vec<PathBuf>,
 }
 
 /// The overlay root filesystem.

@@ -61,6 +61,7 @@ impl Container {
             init_pid: self.pid,
             process,
             control_socket: None,
+            cgroup_procs: Vec::new(),
         }
     }
 

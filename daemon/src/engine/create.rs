@@ -24,6 +24,9 @@ impl Engine {
             ));
         }
         check_network_mode(&host_config)?;
+        super::cgroups::resources(&host_config)
+            .validate()
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
         let images = self.images.clone();
         let reference = config.image.clone();
         let image = blocking(move || images.get(&reference).map_err(image_error)).await?;

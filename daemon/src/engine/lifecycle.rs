@@ -209,6 +209,8 @@ impl Engine {
                 )
             }
         };
+        let host_config = container.record().host_config.clone();
+        self.remove_cgroup(&container.id, &host_config);
         let auto_remove = {
             let mut record = container.record();
             record.state.status = Status::Exited;
@@ -276,8 +278,13 @@ impl Engine {
         }
         let mut args = vec![record.path.clone()];
         args.extend(record.args.iter().cloned());
+        let (cgroup_procs, warnings) = self.create_cgroup(&record.id, &record.host_config)?;
+        for warning in &warnings {
+            tracing::warn!(container = %record.id, %warning, "limit not applied");
+        }
         let spec = ContainerSpec {
             id: record.id.clone(),
+            cgroup_procs,
             rootfs: RootfsSpec {
                 lower,
                 upper: dir.join("upper"),
@@ -326,7 +333,14 @@ impl Engine {
             berth_runtime::launch(&shim, &spec_path)
                 .map_err(|e| ApiError::system(format!("starting container monitor: {e}")))
         })
-        .await?;
+        .await;
+        let report = match report {
+            Ok(report) => report,
+            Err(e) => {
+                self.remove_cgroup(&record.id, &record.host_config);
+                return Err(e);
+            }
+        };
         match report {
             StartReport::Started { pid, shim_pid } => {
                 {
@@ -350,6 +364,7 @@ impl Engine {
                 Ok(())
             }
             StartReport::Failed { message, exit_code } => {
+                self.remove_cgroup(&record.id, &record.host_config);
                 let auto_remove = {
                     let mut record = container.record();
                     record.state.exit_code = exit_code;

@@ -4,6 +4,7 @@
 //! the image store. Lifecycle steps live in their own modules (`create`,
 //! `lifecycle`, `logs`); the mechanism crates do the syscalls.
 
+pub mod cgroups;
 mod container;
 mod create;
 pub mod detach;
@@ -70,12 +71,15 @@ pub struct Engine {
     pub images: Arc<ImageStore>,
     pub events: Arc<events::EventBus>,
     pub execs: exec::Execs,
+    /// None when the host's cgroups could not be read: containers then run
+    /// without limits, and say so in the log.
+    pub cgroups: Option<cgroups::Cgroups>,
     table: RwLock<Table>,
 }
 
 impl Engine {
     /// Opens the roots, loads container records and re-adopts live monitors.
-    pub async fn open(paths: Paths) -> anyhow::Result<Arc<Engine>> {
+    pub async fn open(paths: Paths, cgroup_parent: String) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
         for dir in [
             paths.data_root.join("containers"),
@@ -92,6 +96,16 @@ impl Engine {
             images,
             events: Arc::default(),
             execs: exec::Execs::default(),
+            cgroups: match berth_cgroups::Layout::detect() {
+                Ok(layout) => Some(cgroups::Cgroups {
+                    layout,
+                    parent: cgroup_parent,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no cgroups: containers run without limits");
+                    None
+                }
+            },
             table: RwLock::new(Table::default()),
         };
         let engine = Arc::new(engine);

@@ -230,6 +230,11 @@ impl Engine {
         Ok(records.iter().map(|r| self.summary(r)).collect())
     }
 
+    /// The host's memory, which Docker reports as the limit of an unlimited container.
+    pub fn info_mem_total(&self) -> u64 {
+        mem_total() as u64
+    }
+
     pub fn version(&self) -> Version {
         let version = env!("CARGO_PKG_VERSION").to_string();
         let kernel = kernel_release();
@@ -258,11 +263,11 @@ impl Engine {
         let records: Vec<Record> = self.all().iter().map(|c| c.snapshot()).collect();
         let running = records.iter().filter(|r| r.running()).count() as i64;
         let images = self.images.list().map(|l| l.len()).unwrap_or(0) as i64;
-        let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-            "2"
-        } else {
-            "1"
-        };
+        let cgroup_version = self
+            .cgroups
+            .as_ref()
+            .map(|c| c.layout.version())
+            .unwrap_or("");
         Info {
             id: String::new(),
             containers: records.len() as i64,

@@ -313,3 +313,69 @@ pub async fn rename(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult 
 pub async fn top(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
     http::ok_json(&engine.top(id, query.get("ps_args")).await?)
 }
+
+/// `GET /containers/{id}/stats`: one object a second while `stream`
+/// (the default), or a single one (two samples a second apart for
+/// `precpu_stats`, or one with `one-shot`).
+pub async fn stats(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
+    use crate::engine::cgroups::{stats_json, system_cpu_ns};
+    let container = engine.lookup(id)?;
+    let stream = query
+        .get("stream")
+        .map(berth_api::parse_bool)
+        .unwrap_or(true);
+    let one_shot = query.bool("one-shot");
+    let host_memory = engine.info_mem_total();
+    let sample = {
+        let engine = engine.clone();
+        let container = container.clone();
+        move || {
+            let stats = engine.cgroup_stats(&container)?;
+            Ok::<_, ApiError>((stats, system_cpu_ns(), crate::engine::now_rfc3339()))
+        }
+    };
+    let first = sample()?;
+    if !stream {
+        let (previous, now) = if one_shot {
+            (None, first)
+        } else {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            (Some(first), sample()?)
+        };
+        return http::ok_json(&stats_json(
+            &container,
+            &now.0,
+            now.1,
+            previous.as_ref(),
+            &now.2,
+            host_memory,
+        ));
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(2);
+    tokio::spawn(async move {
+        let mut previous: Option<(berth_cgroups::Stats, u64, String)> = None;
+        let mut now = first;
+        loop {
+            let value = stats_json(
+                &container,
+                &now.0,
+                now.1,
+                previous.as_ref(),
+                &now.2,
+                host_memory,
+            );
+            let mut line = serde_json::to_vec(&value).expect("serializes");
+            line.push(b'\n');
+            if tx.send(Bytes::from(line)).await.is_err() || !container.record().running() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            previous = Some(now);
+            now = match sample() {
+                Ok(sample) => sample,
+                Err(_) => return,
+            };
+        }
+    });
+    Ok(http::stream("application/json", rx))
+}

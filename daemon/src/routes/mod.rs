@@ -43,6 +43,7 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
             containers::rename(&engine, id, &query).await
         }
         (&Method::GET, ["containers", id, "top"]) => containers::top(&engine, id, &query).await,
+        (&Method::GET, ["containers", id, "stats"]) => containers::stats(&engine, id, &query).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&engine, id, &query).await,
         (&Method::POST, ["containers", id, "exec"]) => exec::create(&engine, id, req).await,
         (&Method::POST, ["exec", id, "start"]) => exec::start(&engine, id, req).await,

@@ -126,6 +126,7 @@ impl Fixture {
             log_path: root.join(format!("{id}-json.log")),
             exit_path: root.join("exit.json"),
             control_socket: Some(self.dir.path().join(format!("{serial}.sock"))),
+            cgroup_procs: vec![],
             id,
         }
     }

@@ -1,0 +1,233 @@
+//! Each container's cgroup: created under the daemon's parent (default
+//! `berth`, or HostConfig.CgroupParent) when it starts, limits from its
+//! HostConfig, removed when it exits; and the stats Docker's clients read
+//! from it.
+
+use super::{Container, Engine};
+use berth_api::container::HostConfig;
+use berth_api::ApiError;
+use berth_cgroups::{Cgroup, Layout, Resources, Stats};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// The host's cgroup layout and the default parent for containers.
+pub struct Cgroups {
+    pub layout: Layout,
+    pub parent: String,
+}
+
+fn int(host: &HostConfig, key: &str) -> Option<i64> {
+    host.extra
+        .get(key)
+        .and_then(Value::as_i64)
+        .filter(|v| *v != 0)
+}
+
+fn text(host: &HostConfig, key: &str) -> Option<String> {
+    host.extra
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// Docker's HostConfig limits as cgroup resources.
+pub fn resources(host: &HostConfig) -> Resources {
+    Resources {
+        memory: int(host, "Memory"),
+        memory_swap: int(host, "MemorySwap"),
+        memory_reservation: int(host, "MemoryReservation"),
+        cpu_shares: int(host, "CpuShares").map(|v| v as u64),
+        cpu_quota: int(host, "CpuQuota"),
+        cpu_period: int(host, "CpuPeriod").map(|v| v as u64),
+        nano_cpus: int(host, "NanoCpus"),
+        cpuset_cpus: text(host, "CpusetCpus"),
+        cpuset_mems: text(host, "CpusetMems"),
+        pids_limit: int(host, "PidsLimit"),
+        blkio_weight: int(host, "BlkioWeight").map(|v| v as u16),
+    }
+}
+
+fn procs_files(cgroup: &Cgroup) -> Vec<PathBuf> {
+    cgroup
+        .paths()
+        .dirs()
+        .into_iter()
+        .map(|d| d.join("cgroup.procs"))
+        .collect()
+}
+
+fn cgroup_error(e: berth_cgroups::Error) -> ApiError {
+    if e.is_invalid_input() {
+        ApiError::invalid(e.to_string())
+    } else {
+        ApiError::system(e.to_string())
+    }
+}
+
+impl Engine {
+    fn cgroup_parent(&self, host: &HostConfig) -> Option<String> {
+        let cgroups = self.cgroups.as_ref()?;
+        Some(text(host, "CgroupParent").unwrap_or_else(|| cgroups.parent.clone()))
+    }
+
+    /// Creates the container's cgroup and applies its limits; returns the
+    /// `cgroup.procs` files the init must join, and the warnings.
+    pub(super) fn create_cgroup(
+        &self,
+        id: &str,
+        host: &HostConfig,
+    ) -> Result<(Vec<PathBuf>, Vec<String>), ApiError> {
+        let (Some(cgroups), Some(parent)) = (self.cgroups.as_ref(), self.cgroup_parent(host))
+        else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let cgroup = Cgroup::create(&cgroups.layout, &parent, id).map_err(cgroup_error)?;
+        let warnings = match cgroup.apply(&resources(host)) {
+            Ok(warnings) => warnings,
+            Err(e) => {
+                let _ = cgroup.remove();
+                return Err(cgroup_error(e));
+            }
+        };
+        Ok((procs_files(&cgroup), warnings))
+    }
+
+    fn open_cgroup(&self, id: &str, host: &HostConfig) -> Option<Cgroup> {
+        let cgroups = self.cgroups.as_ref()?;
+        Cgroup::open(&cgroups.layout, &self.cgroup_parent(host)?, id).ok()
+    }
+
+    /// The `cgroup.procs` files of a running container's cgroup (empty
+    /// without cgroups).
+    pub fn cgroup_procs(&self, id: &str, host: &HostConfig) -> Vec<PathBuf> {
+        self.open_cgroup(id, host)
+            .map(|cgroup| procs_files(&cgroup))
+            .unwrap_or_default()
+    }
+
+    /// Removes the container's cgroup, if it has one.
+    pub(super) fn remove_cgroup(&self, id: &str, host: &HostConfig) {
+        if let Some(cgroup) = self.open_cgroup(id, host) {
+            if let Err(e) = cgroup.remove() {
+                tracing::warn!(container = %id, error = %e, "removing cgroup");
+            }
+        }
+    }
+
+    /// One sample of a running container's cgroup.
+    pub fn cgroup_stats(&self, container: &Container) -> Result<Stats, ApiError> {
+        let record = container.snapshot();
+        if !record.running() {
+            return Ok(Stats::default());
+        }
+        let cgroup = self
+            .open_cgroup(&record.id, &record.host_config)
+            .ok_or_else(|| {
+                ApiError::system(
+                    "the container has no cgroup: cgroups are not available on this host",
+                )
+            })?;
+        cgroup.stats().map_err(cgroup_error)
+    }
+}
+
+/// Total CPU time of the host in nanoseconds, from /proc/stat, as Docker
+/// reports `system_cpu_usage`.
+pub fn system_cpu_ns() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0;
+    };
+    let ticks: u64 = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    ticks * 10_000_000
+}
+
+fn cpu_json(stats: &Stats, system: u64, online: u64) -> Value {
+    let cpu = stats.cpu.clone().unwrap_or_default();
+    json!({
+        "cpu_usage": {
+            "total_usage": cpu.usage_total_ns,
+            "percpu_usage": if cpu.per_cpu_ns.is_empty() { Value::Null } else { json!(cpu.per_cpu_ns) },
+            "usage_in_kernelmode": cpu.usage_system_ns,
+            "usage_in_usermode": cpu.usage_user_ns,
+        },
+        "system_cpu_usage": system,
+        "online_cpus": online,
+        "throttling_data": {
+            "periods": cpu.throttling.periods,
+            "throttled_periods": cpu.throttling.throttled_periods,
+            "throttled_time": cpu.throttling.throttled_time_ns,
+        },
+    })
+}
+
+/// Docker's stats object from two samples (`previous` may be empty).
+pub fn stats_json(
+    container: &Container,
+    now: &Stats,
+    system: u64,
+    previous: Option<&(Stats, u64, String)>,
+    read: &str,
+    host_memory: u64,
+) -> Value {
+    let record = container.record();
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get() as u64)
+        .unwrap_or(1);
+    let memory = now.memory.clone().unwrap_or_default();
+    let pids = now.pids.clone().unwrap_or_default();
+    let blkio: Vec<Value> = now
+        .blkio
+        .as_ref()
+        .map(|b| {
+            b.io_service_bytes
+                .iter()
+                .map(|e| json!({"major": e.major, "minor": e.minor, "op": e.op, "value": e.value}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (precpu, preread) = match previous {
+        Some((stats, system, read)) => (cpu_json(stats, *system, online), read.clone()),
+        None => (
+            json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}),
+            "0001-01-01T00:00:00Z".to_string(),
+        ),
+    };
+    json!({
+        "read": read,
+        "preread": preread,
+        "pids_stats": { "current": pids.current, "limit": pids.limit },
+        "blkio_stats": {
+            "io_service_bytes_recursive": blkio,
+            "io_serviced_recursive": null,
+            "io_queue_recursive": null,
+            "io_service_time_recursive": null,
+            "io_wait_time_recursive": null,
+            "io_merged_recursive": null,
+            "io_time_recursive": null,
+            "sectors_recursive": null,
+        },
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": cpu_json(now, system, online),
+        "precpu_stats": precpu,
+        "memory_stats": {
+            "usage": memory.usage,
+            "max_usage": memory.max_usage,
+            "stats": memory.stat,
+            "limit": memory.limit.unwrap_or(host_memory),
+        },
+        "name": record.name,
+        "id": record.id,
+    })
+}
