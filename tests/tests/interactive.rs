@@ -537,3 +537,116 @@ fn clients_that_vanish_mid_stream_leave_containers_and_daemon_unaffected() {
     );
     assert_eq!(d.get("/_ping").status, 200);
 }
+
+#[test]
+fn logs_follow_continues_across_a_restart_and_ends_on_stop() {
+    let d = Daemon::with_busybox();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "rs",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; exec sleep 300",
+    ])
+    .ok();
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["logs", "rs"])
+        .stdout
+        == "up\n"));
+    let follower = d
+        .docker_cmd(&["logs", "-f", "rs"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    d.docker(&["restart", "-t", "0", "rs"]).ok();
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["logs", "rs"])
+        .stdout
+        == "up\nup\n"));
+    d.docker(&["stop", "-t", "0", "rs"]).ok();
+    let out = follower.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "up\nup\n");
+}
+
+#[test]
+fn a_client_that_never_reads_blocks_neither_the_container_nor_other_clients() {
+    use std::io::Read;
+    let d = Daemon::with_busybox();
+    let id = d
+        .post_json("/containers/create", &json!({"Image": "busybox", "Cmd": ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' x | fold -w 100"]}))
+        .json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut stuck = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    stuck
+        .write_all(format!("POST /containers/{id}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut head = [0u8; 16];
+    stuck.read_exact(&mut head).unwrap();
+    let mut reader = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    reader
+        .write_all(format!("POST /containers/{id}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n").as_bytes())
+        .unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).unwrap();
+        all
+    });
+    d.docker(&["start", &id]).ok();
+    assert_eq!(
+        d.docker(&["wait", &id]).ok().stdout.trim(),
+        "0",
+        "the container finished despite a stuck client"
+    );
+    let all = reading.join().unwrap();
+    let body = &all[all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let (out, _) = demux(body);
+    // fold ends the last line without a newline: 199,999 of them.
+    assert_eq!(
+        out.len(),
+        20_000_000 + 199_999,
+        "the reading client got everything"
+    );
+    drop(stuck);
+}
+
+#[test]
+fn berth_run_it_under_a_real_terminal() {
+    let d = Daemon::with_busybox();
+    let berth = berth_tests::bin("berth");
+    let term = Tmux::start(
+        &d,
+        &format!(
+            "{} -H {} run -it --name bt busybox sh",
+            berth.display(),
+            d.host()
+        ),
+    );
+    assert!(eventually(Duration::from_secs(10), || d
+        .berth(&["ps", "-q", "--filter", "name=bt"])
+        .stdout
+        .trim()
+        .len()
+        == 12));
+    std::thread::sleep(Duration::from_millis(300));
+    term.keys(&["tty; stty size", "Enter"]);
+    assert!(
+        eventually(Duration::from_secs(5), || term
+            .screen()
+            .contains("/dev/pts/0")
+            && term.screen().contains("40 120")),
+        "{}",
+        term.screen()
+    );
+    term.keys(&["exit 7", "Enter"]);
+    assert!(eventually(Duration::from_secs(5), || d
+        .berth(&["inspect", "-f", "{{.State.ExitCode}}", "bt"])
+        .stdout
+        .trim()
+        == "7"));
+}

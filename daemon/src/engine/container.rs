@@ -74,6 +74,8 @@ pub struct Lifecycle {
     pub exits: u64,
     pub exit_code: i32,
     pub removed: bool,
+    /// Between the stop and the start of a restart: `logs -f` keeps following.
+    pub restarting: bool,
 }
 
 /// A container known to the engine.

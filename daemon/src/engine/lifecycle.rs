@@ -486,12 +486,18 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let container = self.lookup(reference)?;
         let _op = container.op.lock().await;
-        match self.stop_locked(&container, timeout, signal).await {
-            Ok(()) => {}
-            Err(e) if e.kind == berth_api::ErrorKind::NotModified => {}
-            Err(e) => return Err(e),
-        }
-        self.start_locked(&container).await?;
+        container.notify(|l| l.restarting = true);
+        let stopped = match self.stop_locked(&container, timeout, signal).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind == berth_api::ErrorKind::NotModified => Ok(()),
+            Err(e) => Err(e),
+        };
+        let started = match stopped {
+            Ok(()) => self.start_locked(&container).await,
+            Err(e) => Err(e),
+        };
+        container.notify(|l| l.restarting = false);
+        started?;
         self.container_event(&container, "restart", &[]);
         Ok(())
     }

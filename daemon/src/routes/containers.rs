@@ -126,10 +126,9 @@ pub async fn logs(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
         ));
     }
     let follow = if query.bool("follow") && record.running() {
-        let rx = container.subscribe();
-        let exits = rx.borrow().exits;
-        let stop: StopWhen = Box::new(move |l| !l.running || l.exits > exits || l.removed);
-        Some((rx, stop))
+        // Ends when the container stops, but follows it across a restart.
+        let stop: StopWhen = Box::new(|l| l.removed || (!l.running && !l.restarting));
+        Some((container.subscribe(), stop))
     } else {
         None
     };
