@@ -65,6 +65,10 @@ enum Command {
     Kill(KillArgs),
     /// Restart one or more containers
     Restart(StopArgs),
+    /// Pause all processes within one or more containers
+    Pause(WaitArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(WaitArgs),
     /// Remove one or more containers
     Rm(RmArgs),
     /// Attach local standard input, output, and error streams to a running container
@@ -114,6 +118,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Start(args) => commands::container::start(client, args).await,
         Command::Stop(args) => commands::container::stop(client, args).await,
         Command::Kill(args) => commands::container::kill(client, args).await,
+        Command::Pause(args) => commands::container::pause(client, args).await,
+        Command::Unpause(args) => commands::container::unpause(client, args).await,
         Command::Restart(args) => commands::container::restart(client, args).await,
         Command::Rm(args) => commands::container::rm(client, args).await,
         Command::Attach(args) => commands::attach::attach(client, args).await,

@@ -1,7 +1,7 @@
 //! Each container runs in its own cgroup under the daemon's parent, with
 //! the limits its HostConfig asks for; stats read from it.
 
-use berth_tests::Daemon;
+use berth_tests::{eventually, Daemon};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -156,4 +156,183 @@ fn an_impossible_limit_is_refused_at_create() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(!r.json()["message"].as_str().unwrap().is_empty());
     assert!(d.container_ids().is_empty());
+}
+
+#[test]
+fn an_oom_kill_is_reported_as_137_with_oom_killed_and_an_event() {
+    let d = Daemon::with_busybox();
+    let r = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "--memory",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(r.code, 137, "{} {}", r.stdout, r.stderr);
+    let state = d
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.OOMKilled}} {{.State.ExitCode}}",
+            "hog",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(state.trim(), "true 137");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let events = d
+        .get(&format!(
+            "/events?since=0&until={now}&filters=%7B%22event%22%3A%5B%22oom%22%5D%7D"
+        ))
+        .text();
+    assert!(events.contains("\"Action\":\"oom\""), "{events}");
+    d.docker(&["start", "-a", "hog"]).ok_or_code(137);
+    let r = d
+        .docker(&[
+            "run", "--name", "calm", "--memory", "64m", "busybox", "true",
+        ])
+        .ok();
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.State.OOMKilled}}", "calm"])
+            .ok()
+            .stdout
+            .trim(),
+        "false"
+    );
+}
+
+#[test]
+fn pause_freezes_every_process_and_unpause_resumes() {
+    let d = Daemon::with_busybox();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do date +%s%N; sleep 0.05; done",
+    ])
+    .ok();
+    std::thread::sleep(Duration::from_millis(300));
+    d.docker(&["pause", "ticker"]).ok();
+    let state = d
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}} {{.State.Running}}",
+            "ticker",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(state.trim(), "paused true true");
+    let ps = d.docker(&["ps", "--format", "{{.Status}}"]).ok().stdout;
+    assert!(ps.trim().ends_with("(Paused)"), "{ps}");
+    let frozen = d.docker(&["logs", "ticker"]).ok().stdout.lines().count();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        d.docker(&["logs", "ticker"]).ok().stdout.lines().count(),
+        frozen,
+        "a paused container kept running"
+    );
+    assert_ne!(d.docker(&["pause", "ticker"]).code, 0);
+    let r = d.docker(&["exec", "ticker", "true"]);
+    assert!(r.stderr.contains("is paused"), "{}", r.stderr);
+    d.docker(&["unpause", "ticker"]).ok();
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["logs", "ticker"])
+        .stdout
+        .lines()
+        .count()
+        > frozen));
+    assert_ne!(d.docker(&["unpause", "ticker"]).code, 0);
+    d.docker(&["pause", "ticker"]).ok();
+    d.docker(&["stop", "-t", "1", "ticker"]).ok();
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.State.Status}}", "ticker"])
+            .ok()
+            .stdout
+            .trim(),
+        "exited"
+    );
+    d.docker(&["start", "ticker"]).ok();
+    d.docker(&["pause", "ticker"]).ok();
+    d.docker(&["rm", "-f", "ticker"]).ok();
+    assert!(d.container_ids().is_empty());
+}
+
+#[test]
+fn update_changes_the_limits_of_a_running_container() {
+    if !is_v1_memory_host() {
+        eprintln!("skipped: this check reads v1 files; the pure-v2 lane covers v2");
+        return;
+    }
+    let d = Daemon::with_busybox();
+    let id = d
+        .docker(&["run", "-d", "--memory", "64m", "busybox", "sleep", "300"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    d.docker(&[
+        "update",
+        "--memory",
+        "96m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "20",
+        &id,
+    ])
+    .ok();
+    assert_eq!(
+        read(v1_dir(&d, "memory", &id).join("memory.limit_in_bytes")),
+        (96u64 << 20).to_string()
+    );
+    assert_eq!(read(v1_dir(&d, "pids", &id).join("pids.max")), "20");
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.HostConfig.Memory}}", &id])
+            .ok()
+            .stdout
+            .trim(),
+        (96u64 << 20).to_string()
+    );
+    let r = d.post_json(
+        &format!("/containers/{id}/update"),
+        &serde_json::json!({"NanoCpus": 500000000, "CpuQuota": 1000}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[test]
+fn berth_pause_and_unpause() {
+    let d = Daemon::with_busybox();
+    d.berth(&["run", "-d", "--name", "p1", "busybox", "sleep", "300"])
+        .ok();
+    assert_eq!(d.berth(&["pause", "p1"]).ok().stdout.trim(), "p1");
+    let status = d.berth(&["ps", "--format", "{{.Status}}"]).ok().stdout;
+    assert!(status.trim().ends_with("(Paused)"), "{status}");
+    d.berth(&["unpause", "p1"]).ok();
+    assert_eq!(
+        d.berth(&["inspect", "-f", "{{.State.Status}}", "p1"])
+            .ok()
+            .stdout
+            .trim(),
+        "running"
+    );
+    let r = d.berth(&["unpause", "p1"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is not paused"), "{}", r.stderr);
 }

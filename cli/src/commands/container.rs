@@ -202,6 +202,26 @@ pub async fn stop(client: &Client, args: StopArgs) -> anyhow::Result<()> {
     .await
 }
 
+/// `berth pause`.
+pub async fn pause(client: &Client, args: WaitArgs) -> anyhow::Result<()> {
+    for_each_container(
+        &args.containers,
+        |name| async move { client.pause_container(&name).await },
+        |_| false,
+    )
+    .await
+}
+
+/// `berth unpause`.
+pub async fn unpause(client: &Client, args: WaitArgs) -> anyhow::Result<()> {
+    for_each_container(
+        &args.containers,
+        |name| async move { client.unpause_container(&name).await },
+        |_| false,
+    )
+    .await
+}
+
 /// `berth restart`.
 pub async fn restart(client: &Client, args: StopArgs) -> anyhow::Result<()> {
     let signal = args.signal.as_deref();

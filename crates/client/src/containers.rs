@@ -238,6 +238,18 @@ impl Client {
     }
 
     /// `POST /containers/{id}/rename?name=`.
+    /// `POST /containers/{id}/pause`.
+    pub async fn pause_container(&self, id: &str) -> Result<()> {
+        self.send_ok(ApiRequest::post(container_path(id, "/pause")))
+            .await
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    pub async fn unpause_container(&self, id: &str) -> Result<()> {
+        self.send_ok(ApiRequest::post(container_path(id, "/unpause")))
+            .await
+    }
+
     pub async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
         let mut query = Query::new();
         query.push("name", name);

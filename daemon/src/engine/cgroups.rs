@@ -106,6 +106,46 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Freezes (`true`) or thaws the container's cgroup.
+    pub(super) fn freeze_cgroup(
+        &self,
+        id: &str,
+        host: &HostConfig,
+        frozen: bool,
+    ) -> Result<(), ApiError> {
+        let cgroup = self.open_cgroup(id, host).ok_or_else(|| {
+            ApiError::system(
+                "the container has no cgroup to freeze: cgroups are not available on this host",
+            )
+        })?;
+        if frozen {
+            cgroup.freeze()
+        } else {
+            cgroup.thaw()
+        }
+        .map_err(cgroup_error)
+    }
+
+    /// Applies `host`'s limits to a running container's cgroup.
+    pub(super) fn apply_limits(
+        &self,
+        id: &str,
+        host: &HostConfig,
+    ) -> Result<Vec<String>, ApiError> {
+        let cgroup = self.open_cgroup(id, host).ok_or_else(|| {
+            ApiError::system("the container has no cgroup: cgroups are not available on this host")
+        })?;
+        cgroup.apply(&resources(host)).map_err(cgroup_error)
+    }
+
+    /// Whether the OOM killer killed anything in the container's cgroup
+    /// (created afresh at each start, so this is about the last run).
+    pub(super) fn oom_killed(&self, id: &str, host: &HostConfig) -> bool {
+        self.open_cgroup(id, host)
+            .and_then(|cgroup| cgroup.oom_kill_count().ok())
+            .is_some_and(|kills| kills > 0)
+    }
+
     /// Removes the container's cgroup, if it has one.
     pub(super) fn remove_cgroup(&self, id: &str, host: &HostConfig) {
         if let Some(cgroup) = self.open_cgroup(id, host) {

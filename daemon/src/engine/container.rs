@@ -14,6 +14,7 @@ use tokio::sync::watch;
 pub enum Status {
     Created,
     Running,
+    Paused,
     Removing,
     Exited,
 }
@@ -23,6 +24,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Removing => "removing",
             Status::Exited => "exited",
         }
@@ -38,6 +40,9 @@ pub struct State {
     /// The monitor's pid, while running.
     pub shim_pid: i32,
     pub exit_code: i32,
+    /// The kernel's OOM killer killed a process of the container in its last run.
+    #[serde(default)]
+    pub oom_killed: bool,
     pub error: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -62,7 +67,11 @@ pub struct Record {
 
 impl Record {
     pub fn running(&self) -> bool {
-        self.state.status == Status::Running
+        matches!(self.state.status, Status::Running | Status::Paused)
+    }
+
+    pub fn paused(&self) -> bool {
+        self.state.status == Status::Paused
     }
 }
 

@@ -69,6 +69,7 @@ impl Engine {
                 pid: 0,
                 shim_pid: 0,
                 exit_code: 0,
+                oom_killed: false,
                 error: String::new(),
                 started_at: None,
                 finished_at: None,

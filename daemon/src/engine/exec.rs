@@ -150,6 +150,12 @@ impl Engine {
         if !container.record().running() {
             return Err(not_running(&container));
         }
+        if container.record().paused() {
+            return Err(ApiError::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                container.id
+            )));
+        }
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(ApiError::invalid("No exec command specified"));
         }

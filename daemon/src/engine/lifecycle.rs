@@ -210,10 +210,15 @@ impl Engine {
             }
         };
         let host_config = container.record().host_config.clone();
+        let oom_killed = self.oom_killed(&container.id, &host_config);
         self.remove_cgroup(&container.id, &host_config);
+        if oom_killed {
+            self.container_event(container, "oom", &[]);
+        }
         let auto_remove = {
             let mut record = container.record();
             record.state.status = Status::Exited;
+            record.state.oom_killed = oom_killed;
             record.state.pid = 0;
             record.state.shim_pid = 0;
             record.state.exit_code = code;
@@ -251,7 +256,7 @@ impl Engine {
     async fn start_locked(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
         let record = container.snapshot();
         match record.state.status {
-            Status::Running => return Err(ApiError::not_modified()),
+            Status::Running | Status::Paused => return Err(ApiError::not_modified()),
             Status::Removing => {
                 return Err(ApiError::conflict(format!(
                     "container {} is marked for removal and cannot be started",
@@ -349,6 +354,7 @@ impl Engine {
                     record.state.pid = pid;
                     record.state.shim_pid = shim_pid;
                     record.state.exit_code = 0;
+                    record.state.oom_killed = false;
                     record.state.error.clear();
                     record.state.started_at = Some(now_rfc3339());
                 }
@@ -428,6 +434,7 @@ impl Engine {
         if !record.running() {
             return Err(ApiError::not_modified());
         }
+        self.thaw_if_paused(container)?;
         let signal = parse_signal(
             signal
                 .filter(|s| !s.is_empty())
@@ -454,6 +461,7 @@ impl Engine {
     }
 
     async fn kill_and_wait(&self, container: &Container) -> Result<(), ApiError> {
+        self.thaw_if_paused(container)?;
         let waiter = Waiter::new(container, WaitCondition::NotRunning);
         self.signal(container, libc::SIGKILL)?;
         tokio::time::timeout(KILL_GRACE, waiter.wait())
@@ -514,6 +522,7 @@ impl Engine {
         if signal == nix::sys::signal::Signal::SIGKILL {
             return self.kill_and_wait(&container).await;
         }
+        self.thaw_if_paused(&container)?;
         self.signal(&container, signal as i32)
     }
 

@@ -14,6 +14,7 @@ mod inspect_ops;
 mod lifecycle;
 pub mod logs;
 mod names;
+mod pause;
 mod view;
 
 pub use container::{Container, Record};

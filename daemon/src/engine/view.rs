@@ -33,6 +33,10 @@ fn status_text(record: &Record) -> String {
             "Up {}",
             human_duration(seconds_since(record.state.started_at.as_deref()))
         ),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            human_duration(seconds_since(record.state.started_at.as_deref()))
+        ),
         Status::Exited => format!(
             "Exited ({}) {} ago",
             record.state.exit_code,
@@ -77,9 +81,9 @@ impl Engine {
             state: ContainerState {
                 status: r.state.status.as_str().to_string(),
                 running,
-                paused: false,
+                paused: r.paused(),
                 restarting: false,
-                oom_killed: false,
+                oom_killed: r.state.oom_killed,
                 dead: false,
                 pid: if running { r.state.pid } else { 0 },
                 exit_code: r.state.exit_code,
@@ -261,7 +265,11 @@ impl Engine {
 
     pub async fn info(&self) -> Info {
         let records: Vec<Record> = self.all().iter().map(|c| c.snapshot()).collect();
-        let running = records.iter().filter(|r| r.running()).count() as i64;
+        let running = records
+            .iter()
+            .filter(|r| r.running() && !r.paused())
+            .count() as i64;
+        let paused = records.iter().filter(|r| r.paused()).count() as i64;
         let images = self.images.list().map(|l| l.len()).unwrap_or(0) as i64;
         let cgroup_version = self
             .cgroups
@@ -272,8 +280,8 @@ impl Engine {
             id: String::new(),
             containers: records.len() as i64,
             containers_running: running,
-            containers_paused: 0,
-            containers_stopped: records.len() as i64 - running,
+            containers_paused: paused,
+            containers_stopped: records.len() as i64 - running - paused,
             images,
             driver: "overlay2".to_string(),
             driver_status: vec![vec!["Backing Filesystem".into(), "extfs".into()]],

@@ -378,3 +378,19 @@ pub async fn stats(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
     });
     Ok(http::stream("application/json", rx))
 }
+
+pub async fn pause(engine: &Arc<Engine>, id: &str) -> ApiResult {
+    engine.pause(id).await?;
+    Ok(http::status(StatusCode::NO_CONTENT))
+}
+
+pub async fn unpause(engine: &Arc<Engine>, id: &str) -> ApiResult {
+    engine.unpause(id).await?;
+    Ok(http::status(StatusCode::NO_CONTENT))
+}
+
+pub async fn update(engine: &Arc<Engine>, id: &str, req: Request) -> ApiResult {
+    let body: serde_json::Map<String, serde_json::Value> = http::json_body(req.into_body()).await?;
+    let warnings = engine.update(id, body).await?;
+    http::ok_json(&serde_json::json!({ "Warnings": warnings }))
+}

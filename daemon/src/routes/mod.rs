@@ -39,6 +39,9 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::POST, ["containers", id, "resize"]) => {
             containers::resize(&engine, id, &query).await
         }
+        (&Method::POST, ["containers", id, "pause"]) => containers::pause(&engine, id).await,
+        (&Method::POST, ["containers", id, "update"]) => containers::update(&engine, id, req).await,
+        (&Method::POST, ["containers", id, "unpause"]) => containers::unpause(&engine, id).await,
         (&Method::POST, ["containers", id, "rename"]) => {
             containers::rename(&engine, id, &query).await
         }
