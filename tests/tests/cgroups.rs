@@ -155,7 +155,39 @@ fn an_impossible_limit_is_refused_at_create() {
     let r = d.post_json("/containers/create", &body);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(!r.json()["message"].as_str().unwrap().is_empty());
-    assert!(d.container_ids().is_empty());
+    for (host, message) in [
+        (
+            serde_json::json!({"Memory": 1048576}),
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (
+            serde_json::json!({"CpusetCpus": "0-4095"}),
+            "Requested CPUs are not available",
+        ),
+        (
+            serde_json::json!({"Memory": -5}),
+            "Memory must not be negative",
+        ),
+        (
+            serde_json::json!({"CpuPeriod": 5}),
+            "CPU cfs period can not be less than 1ms",
+        ),
+    ] {
+        let r = d.post_json(
+            "/containers/create",
+            &serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": host}),
+        );
+        assert_eq!(r.status, 400, "{host}: {}", r.text());
+        assert!(
+            r.json()["message"].as_str().unwrap().starts_with(message),
+            "{}",
+            r.text()
+        );
+    }
+    assert!(
+        d.container_ids().is_empty(),
+        "a refused create left a container"
+    );
 }
 
 #[test]

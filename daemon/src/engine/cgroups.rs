@@ -48,6 +48,62 @@ pub fn resources(host: &HostConfig) -> Resources {
     }
 }
 
+/// A refused set of limits as a 400, in Docker's words.
+pub fn invalid_resources(e: berth_cgroups::Error) -> ApiError {
+    match e {
+        berth_cgroups::Error::InvalidResources(message) => ApiError::invalid(message),
+        other => ApiError::invalid(other.to_string()),
+    }
+}
+
+/// Parses a cpu list such as `0-2,4`.
+fn cpu_list(text: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b || b - a > 65536 {
+                    return None;
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(cpus)
+}
+
+/// Checks limits against this host, with Docker's messages: what
+/// `Resources::validate` cannot know (the host's CPUs, the kernel minimum).
+pub fn check_host_limits(resources: &Resources) -> Result<(), ApiError> {
+    const MIN_MEMORY: i64 = 6 << 20;
+    if resources.memory.is_some_and(|m| m > 0 && m < MIN_MEMORY) {
+        return Err(ApiError::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(1);
+    if let Some(nano) = resources.nano_cpus.filter(|n| *n != 0) {
+        if nano < 10_000_000 || nano > ncpu * 1_000_000_000 {
+            return Err(ApiError::invalid(format!(
+                "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+            )));
+        }
+    }
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    if let (Some(wanted), Some(available)) = (resources.cpuset_cpus.as_deref(), cpu_list(&online)) {
+        let ok = cpu_list(wanted).is_some_and(|cpus| cpus.iter().all(|c| available.contains(c)));
+        if !ok {
+            return Err(ApiError::invalid(format!(
+                "Requested CPUs are not available - requested {wanted}, available: {}",
+                online.trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn procs_files(cgroup: &Cgroup) -> Vec<PathBuf> {
     cgroup
         .paths()
@@ -270,4 +326,46 @@ pub fn stats_json(
         "name": record.name,
         "id": record.id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_parse_like_the_kernel_writes_them() {
+        assert_eq!(cpu_list("0-2,4"), Some(vec![0, 1, 2, 4]));
+        assert_eq!(cpu_list("1"), Some(vec![1]));
+        assert_eq!(cpu_list("3-1"), None);
+        assert_eq!(cpu_list("x"), None);
+    }
+
+    #[test]
+    fn host_limits_use_dockers_messages() {
+        let small = Resources {
+            memory: Some(1 << 20),
+            ..Resources::default()
+        };
+        assert_eq!(
+            check_host_limits(&small).unwrap_err().message,
+            "Minimum memory limit allowed is 6MB"
+        );
+        let cpus = Resources {
+            cpuset_cpus: Some("0-4095".into()),
+            ..Resources::default()
+        };
+        assert!(check_host_limits(&cpus)
+            .unwrap_err()
+            .message
+            .starts_with("Requested CPUs are not available"));
+        let nano = Resources {
+            nano_cpus: Some(1_000_000_000_000),
+            ..Resources::default()
+        };
+        assert!(check_host_limits(&nano)
+            .unwrap_err()
+            .message
+            .starts_with("Range of CPUs is from 0.01"));
+        assert!(check_host_limits(&Resources::default()).is_ok());
+    }
 }

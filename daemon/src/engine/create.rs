@@ -24,9 +24,11 @@ impl Engine {
             ));
         }
         check_network_mode(&host_config)?;
-        super::cgroups::resources(&host_config)
+        let resources = super::cgroups::resources(&host_config);
+        resources
             .validate()
-            .map_err(|e| ApiError::invalid(e.to_string()))?;
+            .map_err(super::cgroups::invalid_resources)?;
+        super::cgroups::check_host_limits(&resources)?;
         let images = self.images.clone();
         let reference = config.image.clone();
         let image = blocking(move || images.get(&reference).map_err(image_error)).await?;

@@ -116,7 +116,8 @@ impl Engine {
         let resources = super::cgroups::resources(&host);
         resources
             .validate()
-            .map_err(|e| ApiError::invalid(e.to_string()))?;
+            .map_err(super::cgroups::invalid_resources)?;
+        super::cgroups::check_host_limits(&resources)?;
         let warnings = if container.record().running() {
             let engine = self.clone();
             let (id, applied) = (container.id.clone(), host.clone());
