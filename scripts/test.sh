@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests of every crate and the end-to-end
 # tests, which start real berthd daemons (as root) on private sockets and
-# drive them with berth, the docker CLI and docker-py.
+# drive them with berth, the docker CLI and docker-py; then the cgroup
+# tests again inside a pure cgroup-v2 kernel under qemu (tests/vm/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,3 +10,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo build --workspace --locked
 cargo test --workspace --locked
+# The pure cgroup-v2 lane: a v2-only kernel under qemu runs the cgroup tests.
+bash tests/vm/run
