@@ -194,6 +194,20 @@ impl Engine {
         cgroup.apply(&resources(host)).map_err(cgroup_error)
     }
 
+    /// SIGKILLs every process in the container's cgroup and waits until it
+    /// is empty.
+    pub(super) fn kill_cgroup(&self, container: &Container) {
+        let (id, host) = {
+            let record = container.record();
+            (record.id.clone(), record.host_config.clone())
+        };
+        if let Some(cgroup) = self.open_cgroup(&id, &host) {
+            if let Err(e) = cgroup.kill_all() {
+                tracing::warn!(container = %id, error = %e, "killing the cgroup's processes");
+            }
+        }
+    }
+
     /// Whether the OOM killer killed anything in the container's cgroup
     /// (created afresh at each start, so this is about the last run).
     pub(super) fn oom_killed(&self, id: &str, host: &HostConfig) -> bool {

@@ -464,6 +464,9 @@ impl Engine {
         self.thaw_if_paused(container)?;
         let waiter = Waiter::new(container, WaitCondition::NotRunning);
         self.signal(container, libc::SIGKILL)?;
+        // Every process in the container's cgroup, not just the init's pid
+        // namespace (cgroup.kill where the kernel has it).
+        tokio::task::block_in_place(|| self.kill_cgroup(container));
         tokio::time::timeout(KILL_GRACE, waiter.wait())
             .await
             .map(|_| ())
