@@ -10,11 +10,12 @@ mod create;
 pub mod detach;
 pub mod events;
 pub mod exec;
-mod inspect_ops;
+mod rename_top;
 mod lifecycle;
 pub mod logs;
 mod names;
 mod pause;
+mod update;
 mod view;
 
 pub use container::{Container, Record};

@@ -1,4 +1,5 @@
-//! Rename and top: small operations on an existing container.
+//! Rename and top: small operations on an existing container (Docker's
+//! `rename` and `top` endpoints).
 
 use super::{Container, Engine};
 use berth_api::container::valid_container_name;
