@@ -368,3 +368,43 @@ fn berth_pause_and_unpause() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is not paused"), "{}", r.stderr);
 }
+
+#[test]
+fn cgroupns_private_hides_the_host_path_and_host_shows_it() {
+    let d = Daemon::with_busybox();
+    let private = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--cgroupns",
+            "private",
+            "busybox",
+            "cat",
+            "/proc/self/cgroup",
+        ])
+        .ok()
+        .stdout;
+    assert!(private.lines().all(|l| l.ends_with(":/")), "{private}");
+    let host = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--cgroupns",
+            "host",
+            "busybox",
+            "cat",
+            "/proc/self/cgroup",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        host.lines()
+            .any(|l| l.contains(&format!("/{}/", d.cgroup_parent()))),
+        "{host}"
+    );
+    let r = d.post_json(
+        "/containers/create",
+        &serde_json::json!({"Image": "busybox", "HostConfig": {"CgroupnsMode": "shared"}}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+}

@@ -124,9 +124,9 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
     };
     // With a go pipe the init unshares its cgroup namespace itself, once it
     // is in its cgroups.
-    let namespaces = match go {
-        None => NAMESPACES,
-        Some(_) => NAMESPACES & !libc::CLONE_NEWCGROUP,
+    let namespaces = match (&go, spec.cgroupns_host) {
+        (None, false) => NAMESPACES,
+        _ => NAMESPACES & !libc::CLONE_NEWCGROUP,
     };
     let (error_read, error_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
@@ -156,7 +156,7 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
                 Some((go_read, go_write)) => {
                     drop(go_write);
                     init::wait_for_go(go_read);
-                    true
+                    !spec.cgroupns_host
                 }
                 None => false,
             };

@@ -35,6 +35,10 @@ pub struct ContainerSpec {
     /// cgroups.
     #[serde(default)]
     pub cgroup_procs: Vec<PathBuf>,
+    /// Docker's `--cgroupns host`: the init stays in the host's cgroup
+    /// namespace (it still runs in its own cgroups).
+    #[serde(default)]
+    pub cgroupns_host: bool,
 }
 
 /// The overlay root filesystem.

@@ -24,6 +24,18 @@ impl Engine {
             ));
         }
         check_network_mode(&host_config)?;
+        match host_config
+            .extra
+            .get("CgroupnsMode")
+            .and_then(|m| m.as_str())
+        {
+            None | Some("" | "private" | "host") => {}
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "invalid cgroup namespace mode: {other}"
+                )))
+            }
+        }
         let resources = super::cgroups::resources(&host_config);
         resources
             .validate()

@@ -290,6 +290,12 @@ impl Engine {
         let spec = ContainerSpec {
             id: record.id.clone(),
             cgroup_procs,
+            cgroupns_host: record
+                .host_config
+                .extra
+                .get("CgroupnsMode")
+                .and_then(serde_json::Value::as_str)
+                == Some("host"),
             rootfs: RootfsSpec {
                 lower,
                 upper: dir.join("upper"),

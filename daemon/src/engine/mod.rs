@@ -10,11 +10,11 @@ mod create;
 pub mod detach;
 pub mod events;
 pub mod exec;
-mod rename_top;
 mod lifecycle;
 pub mod logs;
 mod names;
 mod pause;
+mod rename_top;
 mod update;
 mod view;
 

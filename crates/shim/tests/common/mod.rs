@@ -127,6 +127,7 @@ impl Fixture {
             exit_path: root.join("exit.json"),
             control_socket: Some(self.dir.path().join(format!("{serial}.sock"))),
             cgroup_procs: vec![],
+            cgroupns_host: false,
             id,
         }
     }
