@@ -34,17 +34,20 @@ cleanup() {
   dock rm -f $(dock ps -aq) >/dev/null 2>&1
   [ -n "$berthd_pid" ] && kill "$berthd_pid" && wait "$berthd_pid"
   [ -n "$dockerd_pid" ] && kill "$dockerd_pid" && wait "$dockerd_pid"
+  # Both engines' (empty) cgroup parents.
+  rmdir /sys/fs/cgroup/*/berth-bench-docker /sys/fs/cgroup/*/berth-bench 2>/dev/null
   grep " $BENCH_DIR" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
   rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT
 
 "$bin/berthd" -H "unix://$berth_sock" --data-root "$BENCH_DIR/berth-data" \
-  --exec-root "$BENCH_DIR/berth-exec" --log-level warn 2>"$BENCH_DIR/berthd.log" &
+  --exec-root "$BENCH_DIR/berth-exec" --cgroup-parent berth-bench --log-level warn 2>"$BENCH_DIR/berthd.log" &
 berthd_pid=$!
 dockerd -H "unix://$docker_sock" --data-root "$BENCH_DIR/docker-data" \
   --exec-root "$BENCH_DIR/docker-exec" --pidfile "$BENCH_DIR/docker.pid" \
   --bridge=none --iptables=false --ip-masq=false --log-level warn \
+  --cgroup-parent=/berth-bench-docker \
   >"$BENCH_DIR/dockerd.log" 2>&1 &
 dockerd_pid=$!
 for _ in $(seq 300); do

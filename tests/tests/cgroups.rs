@@ -408,3 +408,36 @@ fn cgroupns_private_hides_the_host_path_and_host_shows_it() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+#[test]
+fn limits_the_host_cannot_apply_come_back_as_create_warnings() {
+    let d = Daemon::with_busybox();
+    let create = |host: serde_json::Value| {
+        let r = d.post_json(
+            "/containers/create",
+            &serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": host}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["Warnings"].as_array().unwrap().clone()
+    };
+    assert!(create(serde_json::json!({"Memory": 67108864})).is_empty());
+    // Whether this host takes a blkio weight shows only inside a child
+    // cgroup; either way the reply must say the truth about it.
+    for warning in create(serde_json::json!({"BlkioWeight": 300})) {
+        assert!(
+            warning.as_str().unwrap().to_lowercase().contains("weight"),
+            "{warning}"
+        );
+    }
+    let leftovers: Vec<_> = d
+        .cgroup_parent_dirs()
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap().flatten())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the probe cgroup was left behind: {leftovers:?}"
+    );
+}

@@ -149,6 +149,18 @@ impl Engine {
         Ok((procs_files(&cgroup), warnings))
     }
 
+    /// What this host cannot apply of a new container's limits, for the
+    /// create reply's Warnings: a probe cgroup is made, limited and removed.
+    pub(super) fn limit_warnings(&self, id: &str, host: &HostConfig) -> Vec<String> {
+        match self.create_cgroup(id, host) {
+            Ok((_, warnings)) => {
+                self.remove_cgroup(id, host);
+                warnings
+            }
+            Err(e) => vec![e.message],
+        }
+    }
+
     fn open_cgroup(&self, id: &str, host: &HostConfig) -> Option<Cgroup> {
         let cgroups = self.cgroups.as_ref()?;
         Cgroup::open(&cgroups.layout, &self.cgroup_parent(host)?, id).ok()

@@ -110,7 +110,12 @@ impl Engine {
         self.insert_reserved(container.clone());
         self.container_event(&container, "create", &[]);
         tracing::info!(container = %id, name = %name, "created");
-        Ok((id, Vec::new()))
+        let warnings = if resources == berth_cgroups::Resources::default() {
+            Vec::new()
+        } else {
+            self.limit_warnings(&id, &container.record().host_config)
+        };
+        Ok((id, warnings))
     }
 }
 
