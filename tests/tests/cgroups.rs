@@ -441,3 +441,68 @@ fn limits_the_host_cannot_apply_come_back_as_create_warnings() {
         "the probe cgroup was left behind: {leftovers:?}"
     );
 }
+
+/// The first real disk, as `(/dev/NAME, "MAJ:MIN")`.
+fn a_disk() -> Option<(String, String)> {
+    std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("loop") || name.starts_with("zram") || name.starts_with("ram") {
+                return None;
+            }
+            let dev = std::fs::read_to_string(e.path().join("dev")).ok()?;
+            let path = format!("/dev/{name}");
+            std::path::Path::new(&path)
+                .exists()
+                .then(|| (path, dev.trim().to_string()))
+        })
+}
+
+#[test]
+fn device_throttles_oom_kill_disable_and_hugepages() {
+    if !is_v1_memory_host() {
+        eprintln!("skipped: this check reads v1 files; the pure-v2 lane covers v2");
+        return;
+    }
+    let d = Daemon::with_busybox();
+    if let Some((disk, numbers)) = a_disk() {
+        let id = d
+            .docker(&[
+                "run",
+                "-d",
+                "--device-read-bps",
+                &format!("{disk}:1mb"),
+                "--device-write-iops",
+                &format!("{disk}:100"),
+                "--memory",
+                "64m",
+                "--oom-kill-disable",
+                "busybox",
+                "sleep",
+                "300",
+            ])
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        let blkio = v1_dir(&d, "blkio", &id);
+        assert_eq!(
+            read(blkio.join("blkio.throttle.read_bps_device")),
+            format!("{numbers} 1048576")
+        );
+        assert_eq!(
+            read(blkio.join("blkio.throttle.write_iops_device")),
+            format!("{numbers} 100")
+        );
+        let oom = read(v1_dir(&d, "memory", &id).join("memory.oom_control"));
+        assert!(oom.lines().any(|l| l == "oom_kill_disable 1"), "{oom}");
+    }
+    let r = d.post_json("/containers/create", &serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"BlkioDeviceReadBps": [{"Path": "/dev/null", "Rate": 1}]}}));
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = d.post_json("/containers/create", &serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"HugepageLimits": [{"PageSize": "2MB", "Limit": 4194304}]}}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = d.post_json("/containers/create", &serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"HugepageLimits": [{"PageSize": "../x", "Limit": 1}]}}));
+    assert_eq!(r.status, 400, "{}", r.text());
+}

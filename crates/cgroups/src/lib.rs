@@ -8,8 +8,12 @@
 //!
 //! Does not own: deciding Docker's defaults (swap = 2 x memory), spawning
 //! processes, device rules (v1 `devices` is joined but left as inherited; the
-//! v2 eBPF device program is not written), hugetlb, or per-device blkio
-//! throttling.
+//! v2 eBPF device program is not written), or resolving device paths for
+//! blkio throttling (the daemon does, with [`device_numbers`]).
+//!
+//! hugetlb: v1 `hugetlb` hierarchy when mounted, else the v2 directory (also
+//! on hybrid hosts, where the crate enables `hugetlb` down the v2 chain if
+//! the host delegated it at the v2 root).
 //!
 //! One [`Cgroup`] handle hides a [`Manager`] trait object with a v1 and a v2
 //! implementation. On hybrid hosts the v1 manager also creates the cgroup in
@@ -19,6 +23,7 @@
 
 mod error;
 mod fs;
+mod hugetlb;
 mod layout;
 mod resources;
 mod stats;
@@ -32,7 +37,8 @@ use std::time::{Duration, Instant};
 pub use error::{Error, Result};
 pub use layout::{Layout, V1Mounts, DEFAULT_ROOT};
 pub use resources::{
-    blkio_weight_to_io_weight, nano_cpus_to_quota, shares_to_weight, Resources, NANO_CPUS_PERIOD_US,
+    blkio_weight_to_io_weight, device_numbers, nano_cpus_to_quota, shares_to_weight, DeviceRate,
+    HugepageLimit, Resources, NANO_CPUS_PERIOD_US,
 };
 pub use stats::{BlkioEntry, BlkioStats, CpuStats, MemoryStats, PidsStats, Stats, Throttling};
 
@@ -149,7 +155,13 @@ impl Cgroup {
     /// ([`Error::is_invalid_input`]).
     pub fn apply(&self, resources: &Resources) -> Result<Vec<String>> {
         resources.validate()?;
-        let warnings = self.manager.apply(resources)?;
+        let mut warnings = self.manager.apply(resources)?;
+        if resources.oom_kill_disable == Some(true)
+            && resources.memory.filter(|m| *m > 0).is_none()
+            && !warnings.iter().any(|w| w == warn::OOM_KILL_DISABLE)
+        {
+            warnings.push(warn::OOM_KILL_DISABLE_NO_MEMORY.into());
+        }
         for w in &warnings {
             tracing::warn!(warning = %w, "cgroup limit not applied");
         }
@@ -288,6 +300,14 @@ mod warn {
         "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.";
     pub const PIDS: &str = "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
     pub const BLKIO_WEIGHT: &str = "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
+    pub const READ_BPS: &str = "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.";
+    pub const WRITE_BPS: &str = "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.";
+    pub const READ_IOPS: &str = "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.";
+    pub const WRITE_IOPS: &str = "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.";
+    pub const OOM_KILL_DISABLE: &str =
+        "Your kernel does not support OomKillDisable. OomKillDisable discarded.";
+    pub const OOM_KILL_DISABLE_NO_MEMORY: &str = "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.";
+    pub const HUGETLB: &str = "Your kernel does not support hugetlb limit.";
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! the daemon (e.g. swap = 2 x memory when only memory is given) are the
 //! caller's job.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -39,6 +41,67 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// Block I/O weight, 10..=1000.
     pub blkio_weight: Option<u16>,
+    /// Read bytes/s per device (BlkioDeviceReadBps); rate 0 removes a limit.
+    pub blkio_device_read_bps: Vec<DeviceRate>,
+    /// Write bytes/s per device (BlkioDeviceWriteBps).
+    pub blkio_device_write_bps: Vec<DeviceRate>,
+    /// Read operations/s per device (BlkioDeviceReadIOps).
+    pub blkio_device_read_iops: Vec<DeviceRate>,
+    /// Write operations/s per device (BlkioDeviceWriteIOps).
+    pub blkio_device_write_iops: Vec<DeviceRate>,
+    /// Disable the OOM killer (OomKillDisable); v1 only.
+    pub oom_kill_disable: Option<bool>,
+    /// Huge page limits by page size (HugepageLimits).
+    pub hugepage_limits: Vec<HugepageLimit>,
+}
+
+/// A per-device throttle (Docker's `ThrottleDevice`, with the path already
+/// resolved to device numbers, see [`device_numbers`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRate {
+    pub major: u64,
+    pub minor: u64,
+    /// Bytes or operations per second; `0` removes the limit.
+    pub rate: u64,
+}
+
+/// A huge page limit (Docker's `HugepageLimit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HugepageLimit {
+    /// Page size as the kernel names it: `2MB`, `1GB`, `64KB`.
+    pub page_size: String,
+    /// Limit in bytes.
+    pub limit: u64,
+}
+
+/// The major and minor numbers of the block device at `path` (what the
+/// daemon resolves Docker's `BlkioDevice*` paths to). Errors are invalid
+/// input: no such path, or not a block device.
+pub fn device_numbers(path: &Path) -> Result<(u64, u64)> {
+    let st = nix::sys::stat::stat(path)
+        .map_err(|e| Error::InvalidResources(format!("stat {}: {}", path.display(), e.desc())))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFBLK {
+        return Err(Error::InvalidResources(format!(
+            "{} is not a block device",
+            path.display()
+        )));
+    }
+    let dev = st.st_rdev;
+    Ok((libc::major(dev) as u64, libc::minor(dev) as u64))
+}
+
+/// Whether `size` looks like a kernel huge page size name (`2MB`, `1GB`,
+/// `64KB`); it becomes part of a file name, so nothing else is allowed.
+pub(crate) fn valid_page_size(size: &str) -> bool {
+    let Some(num) = ["KB", "MB", "GB"].iter().find_map(|u| size.strip_suffix(u)) else {
+        return false;
+    };
+    !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Docker's error for a page size the kernel does not offer.
+pub(crate) fn invalid_page_size(size: &str) -> Error {
+    Error::InvalidResources(format!("Invalid hugepage size: {size}"))
 }
 
 /// A CFS bandwidth setting resolved from the Docker fields.
@@ -111,6 +174,13 @@ impl Resources {
             if !(10..=1000).contains(&w) {
                 return bad("Range of blkio weight is from 10 to 1000");
             }
+        }
+        if let Some(h) = self
+            .hugepage_limits
+            .iter()
+            .find(|h| !valid_page_size(&h.page_size))
+        {
+            return Err(invalid_page_size(&h.page_size));
         }
         Ok(())
     }
@@ -229,6 +299,44 @@ mod tests {
     }
 
     #[test]
+    fn page_sizes_are_kernel_names_only() {
+        for ok in ["2MB", "1GB", "64KB"] {
+            assert!(valid_page_size(ok), "{ok}");
+        }
+        for bad in ["", "MB", "2mb", "2M", "../2MB", "2 MB", "2MB/x"] {
+            assert!(!valid_page_size(bad), "{bad}");
+        }
+        assert_eq!(
+            invalid_page_size("3MB").to_string(),
+            "invalid resources: Invalid hugepage size: 3MB"
+        );
+    }
+
+    #[test]
+    fn device_numbers_of_a_block_device_and_refusal_of_others() {
+        let err = device_numbers(Path::new("/dev/null")).unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        let err = device_numbers(Path::new("/nonexistent/berth")).unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        // Any block device node on this host, compared with its sysfs dev.
+        let Some(dev) = std::fs::read_dir("/dev").ok().and_then(|d| {
+            d.flatten().map(|e| e.path()).find(|p| {
+                use std::os::unix::fs::FileTypeExt;
+                std::fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device())
+            })
+        }) else {
+            return;
+        };
+        let (major, minor) = device_numbers(&dev).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let rdev = std::fs::metadata(&dev).unwrap().rdev();
+        assert_eq!(
+            (major, minor),
+            (libc::major(rdev) as u64, libc::minor(rdev) as u64)
+        );
+    }
+
+    #[test]
     fn validate_rejects_contradictions_with_dockers_words() {
         let cases = [
             Resources {
@@ -255,6 +363,13 @@ mod tests {
             },
             Resources {
                 memory: Some(-5),
+                ..Default::default()
+            },
+            Resources {
+                hugepage_limits: vec![HugepageLimit {
+                    page_size: "../2MB".into(),
+                    limit: 1,
+                }],
                 ..Default::default()
             },
         ];

@@ -514,3 +514,134 @@ fn nested_parent_chain_is_created_and_names_cannot_escape() {
     let err = Cgroup::create(&t.layout, &format!("{}/..", t.parent), "x").unwrap_err();
     assert!(err.is_invalid_input());
 }
+
+/// A whole disk's `major:minor` from `/sys/block` (not loop/ram/zram), if any.
+fn some_disk() -> Option<(u64, u64)> {
+    let mut disks: Vec<_> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            !["loop", "ram", "zram", "nbd"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .collect();
+    disks.sort();
+    let dev = disks.first()?;
+    let (maj, min) = dev.trim().split_once(':')?;
+    Some((maj.parse().ok()?, min.parse().ok()?))
+}
+
+#[test]
+fn device_read_bps_is_written_and_read_back_for_a_real_disk() {
+    let Some(t) = TestTree::new() else { return };
+    let Some((major, minor)) = some_disk() else {
+        eprintln!("skipping: no block device in /sys/block");
+        return;
+    };
+    let cg = t.create("bps");
+    let rate = vec![berth_cgroups::DeviceRate {
+        major,
+        minor,
+        rate: 1 << 20,
+    }];
+    let warnings = cg
+        .apply(&Resources {
+            blkio_device_read_bps: rate,
+            ..Default::default()
+        })
+        .unwrap();
+    let want = format!("{major}:{minor}");
+    if let Some(dir) = v1_dir(&cg, "blkio") {
+        let file = dir.join("blkio.throttle.read_bps_device");
+        if !file.exists() {
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("BPS Block I/O read limit"));
+            return;
+        }
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(
+            read(&file).lines().any(|l| l == format!("{want} 1048576")),
+            "{}",
+            read(&file)
+        );
+    } else {
+        let file = cg.paths().unified.clone().unwrap().join("io.max");
+        if !file.exists() {
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("BPS Block I/O read limit"));
+            return;
+        }
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let text = read(&file);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{want} ")))
+            .unwrap_or_else(|| panic!("no {want} in io.max: {text:?}"));
+        assert!(line.contains("rbps=1048576"), "{line}");
+    }
+}
+
+#[test]
+fn oom_kill_disable_is_written_on_v1_and_a_warning_on_v2() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("oomctl");
+    let warnings = cg
+        .apply(&Resources {
+            memory: Some(64 << 20),
+            oom_kill_disable: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    match v1_dir(&cg, "memory") {
+        Some(dir) => {
+            assert!(warnings.is_empty(), "{warnings:?}");
+            let text = read(&dir.join("memory.oom_control"));
+            assert!(text.lines().any(|l| l == "oom_kill_disable 1"), "{text}");
+        }
+        None => assert_eq!(
+            warnings,
+            ["Your kernel does not support OomKillDisable. OomKillDisable discarded."]
+        ),
+    }
+}
+
+#[test]
+fn hugetlb_2mb_limit_is_written_and_bad_sizes_are_invalid_input() {
+    // The host's own cgroup root is not ours to change: where it has not
+    // delegated hugetlb, the warning path is what this host can show.
+    let Some(t) = TestTree::new() else { return };
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipping: no 2MB huge pages on this host");
+        return;
+    }
+    let cg = t.create("huge");
+    let limit = |size: &str| Resources {
+        hugepage_limits: vec![berth_cgroups::HugepageLimit {
+            page_size: size.into(),
+            limit: 4 << 20,
+        }],
+        ..Default::default()
+    };
+    let warnings = cg.apply(&limit("2MB")).unwrap();
+    let file = v1_dir(&cg, "hugetlb")
+        .map(|d| d.join("hugetlb.2MB.limit_in_bytes"))
+        .or_else(|| {
+            let f = cg.paths().unified.clone()?.join("hugetlb.2MB.max");
+            f.exists().then_some(f)
+        });
+    let Some(file) = file else {
+        assert_eq!(warnings, ["Your kernel does not support hugetlb limit."]);
+        return;
+    };
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(read(&file), (4u64 << 20).to_string());
+    let err = cg.apply(&limit("3MB")).unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    assert!(
+        err.to_string().contains("Invalid hugepage size: 3MB"),
+        "{err}"
+    );
+}

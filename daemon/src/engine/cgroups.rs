@@ -6,7 +6,7 @@
 use super::{Container, Engine};
 use berth_api::container::HostConfig;
 use berth_api::ApiError;
-use berth_cgroups::{Cgroup, Layout, Resources, Stats};
+use berth_cgroups::{Cgroup, DeviceRate, HugepageLimit, Layout, Resources, Stats};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -31,9 +31,10 @@ fn text(host: &HostConfig, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Docker's HostConfig limits as cgroup resources.
-pub fn resources(host: &HostConfig) -> Resources {
-    Resources {
+/// Docker's HostConfig limits as cgroup resources; a device path that is
+/// not a block device, or a malformed list, is a 400.
+pub fn resources(host: &HostConfig) -> Result<Resources, ApiError> {
+    Ok(Resources {
         memory: int(host, "Memory"),
         memory_swap: int(host, "MemorySwap"),
         memory_reservation: int(host, "MemoryReservation"),
@@ -45,7 +46,63 @@ pub fn resources(host: &HostConfig) -> Resources {
         cpuset_mems: text(host, "CpusetMems"),
         pids_limit: int(host, "PidsLimit"),
         blkio_weight: int(host, "BlkioWeight").map(|v| v as u16),
+        blkio_device_read_bps: device_rates(host, "BlkioDeviceReadBps")?,
+        blkio_device_write_bps: device_rates(host, "BlkioDeviceWriteBps")?,
+        blkio_device_read_iops: device_rates(host, "BlkioDeviceReadIOps")?,
+        blkio_device_write_iops: device_rates(host, "BlkioDeviceWriteIOps")?,
+        oom_kill_disable: host.extra.get("OomKillDisable").and_then(Value::as_bool),
+        hugepage_limits: hugepage_limits(host)?,
+    })
+}
+
+/// `[{"Path": "/dev/sda", "Rate": 1048576}]` with each path resolved to
+/// its device numbers.
+fn device_rates(host: &HostConfig, key: &str) -> Result<Vec<DeviceRate>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Entry {
+        path: String,
+        rate: u64,
     }
+    let Some(value) = host.extra.get(key).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<Entry> = serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::invalid(format!("invalid {key}: {e}")))?;
+    entries
+        .into_iter()
+        .map(|entry| {
+            let (major, minor) = berth_cgroups::device_numbers(std::path::Path::new(&entry.path))
+                .map_err(invalid_resources)?;
+            Ok(DeviceRate {
+                major,
+                minor,
+                rate: entry.rate,
+            })
+        })
+        .collect()
+}
+
+/// `[{"PageSize": "2MB", "Limit": 4194304}]`.
+fn hugepage_limits(host: &HostConfig) -> Result<Vec<HugepageLimit>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Entry {
+        page_size: String,
+        limit: u64,
+    }
+    let Some(value) = host.extra.get("HugepageLimits").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<Entry> = serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::invalid(format!("invalid HugepageLimits: {e}")))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| HugepageLimit {
+            page_size: e.page_size,
+            limit: e.limit,
+        })
+        .collect())
 }
 
 /// A refused set of limits as a 400, in Docker's words.
@@ -139,11 +196,11 @@ impl Engine {
             return Ok((Vec::new(), Vec::new()));
         };
         let cgroup = Cgroup::create(&cgroups.layout, &parent, id).map_err(cgroup_error)?;
-        let warnings = match cgroup.apply(&resources(host)) {
+        let warnings = match resources(host).and_then(|r| cgroup.apply(&r).map_err(cgroup_error)) {
             Ok(warnings) => warnings,
             Err(e) => {
                 let _ = cgroup.remove();
-                return Err(cgroup_error(e));
+                return Err(e);
             }
         };
         Ok((procs_files(&cgroup), warnings))
@@ -203,7 +260,7 @@ impl Engine {
         let cgroup = self.open_cgroup(id, host).ok_or_else(|| {
             ApiError::system("the container has no cgroup: cgroups are not available on this host")
         })?;
-        cgroup.apply(&resources(host)).map_err(cgroup_error)
+        cgroup.apply(&resources(host)?).map_err(cgroup_error)
     }
 
     /// SIGKILLs every process in the container's cgroup and waits until it

@@ -36,7 +36,7 @@ impl Engine {
                 )))
             }
         }
-        let resources = super::cgroups::resources(&host_config);
+        let resources = super::cgroups::resources(&host_config)?;
         resources
             .validate()
             .map_err(super::cgroups::invalid_resources)?;

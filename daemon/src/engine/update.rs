@@ -18,6 +18,10 @@ const UPDATABLE: &[&str] = &[
     "CpusetMems",
     "PidsLimit",
     "BlkioWeight",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
 ];
 
 impl Engine {
@@ -40,7 +44,7 @@ impl Engine {
             host.restart_policy = serde_json::from_value(policy.clone())
                 .map_err(|e| ApiError::invalid(format!("invalid RestartPolicy: {e}")))?;
         }
-        let resources = super::cgroups::resources(&host);
+        let resources = super::cgroups::resources(&host)?;
         resources
             .validate()
             .map_err(super::cgroups::invalid_resources)?;

@@ -11,6 +11,7 @@ use crate::stats::{parse_v1_blkio, BlkioStats};
 use crate::warn;
 
 pub(super) fn apply(dir: Option<&Path>, r: &Resources, warnings: &mut Vec<String>) -> Result<()> {
+    throttle(dir, r, warnings)?;
     let Some(w) = r.blkio_weight.filter(|w| *w > 0) else {
         return Ok(());
     };
@@ -27,6 +28,46 @@ pub(super) fn apply(dir: Option<&Path>, r: &Resources, warnings: &mut Vec<String
             Ok(())
         }
     }
+}
+
+/// `blkio.throttle.*_device`: one `MAJ:MIN RATE` write per device (rate 0
+/// removes the device's limit).
+fn throttle(dir: Option<&Path>, r: &Resources, warnings: &mut Vec<String>) -> Result<()> {
+    let kinds = [
+        (
+            &r.blkio_device_read_bps,
+            "blkio.throttle.read_bps_device",
+            warn::READ_BPS,
+        ),
+        (
+            &r.blkio_device_write_bps,
+            "blkio.throttle.write_bps_device",
+            warn::WRITE_BPS,
+        ),
+        (
+            &r.blkio_device_read_iops,
+            "blkio.throttle.read_iops_device",
+            warn::READ_IOPS,
+        ),
+        (
+            &r.blkio_device_write_iops,
+            "blkio.throttle.write_iops_device",
+            warn::WRITE_IOPS,
+        ),
+    ];
+    for (rates, file, warning) in kinds {
+        if rates.is_empty() {
+            continue;
+        }
+        let Some(file) = dir.map(|d| d.join(file)).filter(|f| f.exists()) else {
+            warnings.push(warning.into());
+            continue;
+        };
+        for d in rates {
+            fs::write(&file, &format!("{}:{} {}", d.major, d.minor, d.rate))?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn stats(dir: &Path) -> Result<BlkioStats> {

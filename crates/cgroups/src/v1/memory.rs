@@ -15,6 +15,9 @@ pub(super) fn apply(dir: Option<&Path>, r: &Resources, warnings: &mut Vec<String
     let swap = r.memory_swap.filter(|s| *s != 0);
     let reservation = r.memory_reservation.filter(|m| *m > 0);
     let Some(dir) = dir else {
+        if r.oom_kill_disable == Some(true) {
+            warnings.push(warn::OOM_KILL_DISABLE.into());
+        }
         if memory.is_some() || swap.is_some() {
             warnings.push(warn::MEMORY.into());
         }
@@ -51,6 +54,14 @@ pub(super) fn apply(dir: Option<&Path>, r: &Resources, warnings: &mut Vec<String
     }
     if let Some(res) = reservation {
         fs::write(&dir.join("memory.soft_limit_in_bytes"), &res.to_string())?;
+    }
+    if let Some(disable) = r.oom_kill_disable {
+        let file = dir.join("memory.oom_control");
+        if file.exists() {
+            fs::write(&file, if disable { "1" } else { "0" })?;
+        } else if disable {
+            warnings.push(warn::OOM_KILL_DISABLE.into());
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::fs;
+use crate::hugetlb;
 use crate::layout::V1Mounts;
 use crate::resources::Resources;
 use crate::stats::Stats;
@@ -45,7 +46,11 @@ impl V1Cgroup {
             }
         }
         if let Some(unified) = unified {
-            v2::create_chain(unified, rel, false)?;
+            v2::create_chain(unified, rel, &[])?;
+            // Only hugetlb can be a v2 controller here (the others are bound
+            // to v1 hierarchies); enabled if the host delegated it, best
+            // effort (a parent with processes refuses).
+            v2::enable_chain_best_effort(unified, rel, &["hugetlb"]);
         }
         Ok(V1Cgroup {
             paths: Paths {
@@ -121,6 +126,13 @@ impl Manager for V1Cgroup {
         cpuset::apply(self.dir("cpuset"), r, &mut warnings)?;
         pids::apply(self.dir("pids"), r, &mut warnings)?;
         blkio::apply(self.dir("blkio"), r, &mut warnings)?;
+        // v1 hugetlb when mounted, else the v2 tree of hybrid hosts.
+        let hugetlb = match (self.dir("hugetlb"), self.paths.unified.as_deref()) {
+            (Some(d), _) => Some((d, hugetlb::V1)),
+            (None, Some(u)) if hugetlb::available(u) => Some((u, hugetlb::V2)),
+            _ => None,
+        };
+        hugetlb::apply(hugetlb, r, &mut warnings)?;
         Ok(warnings)
     }
 
@@ -212,5 +224,147 @@ fn unsupported_freezer(paths: &Paths) -> Error {
             .unified
             .clone()
             .unwrap_or_else(|| PathBuf::from("freezer controller")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{DeviceRate, HugepageLimit};
+
+    /// A fake v1 layout: one directory per controller with empty files.
+    struct Fake(PathBuf);
+
+    impl Fake {
+        fn new(tag: &str, files: &[(&str, &str)]) -> (Fake, V1Cgroup) {
+            let root = std::env::temp_dir().join(format!("berth-cg1-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            let mut v1 = BTreeMap::new();
+            for (controller, file) in files {
+                let dir = root.join(controller);
+                std::fs::create_dir_all(&dir).unwrap();
+                if !file.is_empty() {
+                    std::fs::write(dir.join(file), "").unwrap();
+                }
+                v1.insert(controller.to_string(), dir);
+            }
+            let cg = V1Cgroup {
+                paths: Paths { unified: None, v1 },
+            };
+            (Fake(root), cg)
+        }
+
+        fn read(&self, controller: &str, f: &str) -> String {
+            std::fs::read_to_string(self.0.join(controller).join(f)).unwrap()
+        }
+    }
+
+    impl Drop for Fake {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn v1_throttle_oom_control_and_hugetlb_files() {
+        let (fake, cg) = Fake::new(
+            "apply",
+            &[
+                ("blkio", "blkio.throttle.read_bps_device"),
+                ("blkio", "blkio.throttle.write_bps_device"),
+                ("blkio", "blkio.throttle.read_iops_device"),
+                ("blkio", "blkio.throttle.write_iops_device"),
+                ("memory", "memory.oom_control"),
+                ("hugetlb", "hugetlb.2MB.limit_in_bytes"),
+            ],
+        );
+        let d = |rate| {
+            vec![DeviceRate {
+                major: 254,
+                minor: 0,
+                rate,
+            }]
+        };
+        let warnings = cg
+            .apply(&Resources {
+                blkio_device_read_bps: d(1),
+                blkio_device_write_bps: d(2),
+                blkio_device_read_iops: d(3),
+                blkio_device_write_iops: d(4),
+                oom_kill_disable: Some(true),
+                hugepage_limits: vec![HugepageLimit {
+                    page_size: "2MB".into(),
+                    limit: 2 << 20,
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            fake.read("blkio", "blkio.throttle.read_bps_device"),
+            "254:0 1"
+        );
+        assert_eq!(
+            fake.read("blkio", "blkio.throttle.write_bps_device"),
+            "254:0 2"
+        );
+        assert_eq!(
+            fake.read("blkio", "blkio.throttle.read_iops_device"),
+            "254:0 3"
+        );
+        assert_eq!(
+            fake.read("blkio", "blkio.throttle.write_iops_device"),
+            "254:0 4"
+        );
+        assert_eq!(fake.read("memory", "memory.oom_control"), "1");
+        assert_eq!(
+            fake.read("hugetlb", "hugetlb.2MB.limit_in_bytes"),
+            (2 << 20).to_string()
+        );
+        let err = cg
+            .apply(&Resources {
+                hugepage_limits: vec![HugepageLimit {
+                    page_size: "1GB".into(),
+                    limit: 1,
+                }],
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+    }
+
+    #[test]
+    fn oom_kill_disable_without_memory_limit_warns_like_docker() {
+        let (fake, cg) = Fake::new("oom", &[("memory", "memory.oom_control")]);
+        let cg = crate::Cgroup {
+            manager: Box::new(cg),
+        };
+        let r = Resources {
+            oom_kill_disable: Some(true),
+            ..Default::default()
+        };
+        let warnings = cg.apply(&r).unwrap();
+        assert_eq!(warnings, [crate::warn::OOM_KILL_DISABLE_NO_MEMORY]);
+        assert_eq!(fake.read("memory", "memory.oom_control"), "1");
+    }
+
+    #[test]
+    fn v1_missing_controllers_warn_in_dockers_words() {
+        let (_fake, cg) = Fake::new("warn", &[("blkio", "")]);
+        let r = Resources {
+            blkio_device_write_iops: vec![DeviceRate::default()],
+            oom_kill_disable: Some(true),
+            hugepage_limits: vec![HugepageLimit {
+                page_size: "2MB".into(),
+                limit: 1,
+            }],
+            ..Default::default()
+        };
+        let warnings = cg.apply(&r).unwrap();
+        use crate::warn::*;
+        assert_eq!(
+            warnings,
+            [OOM_KILL_DISABLE, WRITE_IOPS, HUGETLB].map(String::from)
+        );
     }
 }

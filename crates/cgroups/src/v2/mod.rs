@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::fs;
+use crate::hugetlb;
 use crate::resources::Resources;
 use crate::stats::Stats;
 use crate::{Manager, Paths};
@@ -33,7 +34,7 @@ pub(crate) struct V2Cgroup {
 
 impl V2Cgroup {
     pub(crate) fn create(root: &Path, rel: &Path) -> Result<V2Cgroup> {
-        create_chain(root, rel, true)?;
+        create_chain(root, rel, CONTROLLERS)?;
         Ok(V2Cgroup::at(root.join(rel)))
     }
 
@@ -54,29 +55,43 @@ impl V2Cgroup {
     }
 }
 
-/// Creates `root/rel` top-down. With `enable`, each directory strictly
-/// between root and the leaf gets the available [`CONTROLLERS`] enabled in
-/// its `cgroup.subtree_control` so the leaf has their files.
-pub(crate) fn create_chain(root: &Path, rel: &Path, enable: bool) -> Result<()> {
+/// Creates `root/rel` top-down. Each directory strictly between root and the
+/// leaf gets those of `controllers` it has enabled in its
+/// `cgroup.subtree_control` so the leaf has their files.
+pub(crate) fn create_chain(root: &Path, rel: &Path, controllers: &[&str]) -> Result<()> {
     let mut dir = root.to_path_buf();
     let components: Vec<_> = rel.components().collect();
     for (i, c) in components.iter().enumerate() {
         dir.push(c);
         fs::mkdir(&dir)?;
-        if enable && i + 1 < components.len() {
-            enable_controllers(&dir)?;
+        if !controllers.is_empty() && i + 1 < components.len() {
+            enable_controllers(&dir, controllers)?;
         }
     }
     Ok(())
 }
 
-/// Enables in `dir`'s subtree the controllers `dir` itself has.
-fn enable_controllers(dir: &Path) -> Result<()> {
+/// Enables `controllers` in each directory strictly between `root` and the
+/// leaf `root/rel`, top-down, logging rather than failing.
+pub(crate) fn enable_chain_best_effort(root: &Path, rel: &Path, controllers: &[&str]) {
+    let mut dir = root.to_path_buf();
+    let components: Vec<_> = rel.components().collect();
+    for c in components.iter().take(components.len().saturating_sub(1)) {
+        dir.push(c);
+        if let Err(e) = enable_controllers(&dir, controllers) {
+            tracing::debug!(error = %e, "enabling v2 controllers on a hybrid host");
+            return;
+        }
+    }
+}
+
+/// Enables in `dir`'s subtree those of `controllers` `dir` itself has.
+fn enable_controllers(dir: &Path, controllers: &[&str]) -> Result<()> {
     let available = fs::read(&dir.join("cgroup.controllers"))?;
     let enabled = fs::read(&dir.join("cgroup.subtree_control"))?;
     let missing: Vec<String> = available
         .split_whitespace()
-        .filter(|c| CONTROLLERS.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
+        .filter(|c| controllers.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
         .map(|c| format!("+{c}"))
         .collect();
     if missing.is_empty() {
@@ -107,6 +122,11 @@ impl Manager for V2Cgroup {
         cpuset::apply(&self.dir, r, &mut warnings)?;
         pids::apply(&self.dir, r, &mut warnings)?;
         io::apply(&self.dir, r, &mut warnings)?;
+        let hugetlb = Some((self.dir.as_path(), hugetlb::V2));
+        hugetlb::apply(hugetlb, r, &mut warnings)?;
+        if r.oom_kill_disable == Some(true) {
+            warnings.push(crate::warn::OOM_KILL_DISABLE.into());
+        }
         Ok(warnings)
     }
 
@@ -248,5 +268,99 @@ mod tests {
         assert_eq!(s.pids.unwrap().limit, None);
         assert!(s.blkio.is_none());
         assert_eq!(cg.oom_kill_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn throttles_hugetlb_and_oom_kill_disable_on_v2() {
+        use crate::resources::{DeviceRate, HugepageLimit};
+        let fake = FakeDir::new(
+            "io-max",
+            &["io.max", "memory.max", "hugetlb.2MB.max", "hugetlb.1GB.max"],
+        );
+        let cg = V2Cgroup::at(fake.0.clone());
+        let rate = |rate| {
+            vec![DeviceRate {
+                major: 8,
+                minor: 0,
+                rate,
+            }]
+        };
+        let r = Resources {
+            blkio_device_read_bps: rate(1 << 20),
+            blkio_device_write_iops: rate(0),
+            hugepage_limits: vec![HugepageLimit {
+                page_size: "2MB".into(),
+                limit: 4 << 20,
+            }],
+            oom_kill_disable: Some(true),
+            memory: Some(64 << 20),
+            ..Default::default()
+        };
+        let warnings = cg.apply(&r).unwrap();
+        assert_eq!(warnings, vec![crate::warn::OOM_KILL_DISABLE.to_string()]);
+        assert_eq!(fake.read("io.max"), "8:0 rbps=1048576 wiops=max");
+        assert_eq!(fake.read("hugetlb.2MB.max"), (4 << 20).to_string());
+
+        let bad = Resources {
+            hugepage_limits: vec![HugepageLimit {
+                page_size: "3MB".into(),
+                limit: 1,
+            }],
+            ..Default::default()
+        };
+        let err = cg.apply(&bad).unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        assert!(
+            err.to_string().contains("Invalid hugepage size: 3MB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn io_max_lines_group_by_device() {
+        use crate::resources::DeviceRate;
+        let d = |major, minor, rate| DeviceRate { major, minor, rate };
+        let r = Resources {
+            blkio_device_read_bps: vec![d(8, 16, 10), d(8, 0, 1), d(8, 0, 2)],
+            blkio_device_write_bps: vec![d(8, 0, 3)],
+            blkio_device_read_iops: vec![d(8, 16, 4)],
+            blkio_device_write_iops: vec![d(8, 0, 5)],
+            ..Default::default()
+        };
+        assert_eq!(
+            io::io_max_lines(&r),
+            vec!["8:0 rbps=2 wbps=3 wiops=5", "8:16 rbps=10 riops=4"]
+        );
+        assert!(io::io_max_lines(&Resources::default()).is_empty());
+    }
+
+    #[test]
+    fn missing_io_max_and_hugetlb_become_dockers_warnings() {
+        use crate::resources::{DeviceRate, HugepageLimit};
+        let fake = FakeDir::new("io-warn", &[]);
+        let cg = V2Cgroup::at(fake.0.clone());
+        let one = vec![DeviceRate {
+            major: 8,
+            minor: 0,
+            rate: 1,
+        }];
+        let warnings = cg
+            .apply(&Resources {
+                blkio_device_read_bps: one.clone(),
+                blkio_device_write_bps: one.clone(),
+                blkio_device_read_iops: one.clone(),
+                blkio_device_write_iops: one,
+                hugepage_limits: vec![HugepageLimit {
+                    page_size: "2MB".into(),
+                    limit: 1,
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        use crate::warn::*;
+        assert_eq!(
+            warnings,
+            [READ_BPS, WRITE_BPS, READ_IOPS, WRITE_IOPS, HUGETLB].map(String::from)
+        );
     }
 }
