@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let engine = engine::Engine::open(
             engine::Paths {
                 data_root: flags.data_root.clone(),
@@ -103,7 +103,10 @@ fn main() -> anyhow::Result<()> {
             let _ = std::fs::remove_file(pidfile);
         }
         result
-    })
+    });
+    // Log followers run on blocking threads; never let one hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }
 
 #[cfg(test)]

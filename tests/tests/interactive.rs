@@ -650,3 +650,27 @@ fn berth_run_it_under_a_real_terminal() {
         .trim()
         == "7"));
 }
+
+#[test]
+fn force_remove_with_a_live_exec_finishes() {
+    let d = Daemon::with_busybox();
+    d.docker(&["run", "-d", "--name", "busy", "busybox", "sleep", "300"])
+        .ok();
+    let mut exec = d
+        .docker_cmd(&["exec", "-i", "busy", "sh"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    d.docker(&["rm", "-f", "busy"]).ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "rm -f took {:?}",
+        started.elapsed()
+    );
+    let _ = exec.kill();
+    let _ = exec.wait();
+    assert!(d.container_ids().is_empty());
+}

@@ -30,9 +30,4 @@ pub struct ExecSpec {
     /// before it joins the container, and only with `process.tty`.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,
-    /// `cgroup.procs` files of the container's cgroups: the exec monitor
-    /// joins them before it forks, so the process and everything it starts
-    /// are counted and limited with the container.
-    #[serde(default)]
-    pub cgroup_procs: Vec<PathBuf>,
 }

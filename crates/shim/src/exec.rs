@@ -132,12 +132,6 @@ fn start(spec_path: &OsStr) -> Result<Started, String> {
         (Some(path), true) => Some(Control::bind(path)?),
         _ => None,
     };
-    // Host paths: before the container's mount namespace is joined.
-    let me = std::process::id().to_string();
-    for procs in &spec.cgroup_procs {
-        std::fs::write(procs, &me)
-            .map_err(|e| format!("adding the exec to cgroup {}: {e}", procs.display()))?;
-    }
     let short_id = spec.container_id.get(..12).unwrap_or(&spec.container_id);
     JoinTarget::open(&spec.container_id, spec.init_pid)
         .and_then(|target| target.enter())

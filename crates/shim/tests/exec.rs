@@ -61,7 +61,6 @@ impl Container {
             init_pid: self.pid,
             process,
             control_socket: None,
-            cgroup_procs: Vec::new(),
         }
     }
 

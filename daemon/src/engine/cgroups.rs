@@ -223,14 +223,6 @@ impl Engine {
         Cgroup::open(&cgroups.layout, &self.cgroup_parent(host)?, id).ok()
     }
 
-    /// The `cgroup.procs` files of a running container's cgroup (empty
-    /// without cgroups).
-    pub fn cgroup_procs(&self, id: &str, host: &HostConfig) -> Vec<PathBuf> {
-        self.open_cgroup(id, host)
-            .map(|cgroup| procs_files(&cgroup))
-            .unwrap_or_default()
-    }
-
     /// Freezes (`true`) or thaws the container's cgroup.
     pub(super) fn freeze_cgroup(
         &self,

@@ -264,7 +264,6 @@ impl Engine {
                 stdin_once: true,
             },
             control_socket: config.tty.then(|| self.exec_control_socket(&exec.id)),
-            cgroup_procs: self.cgroup_procs(&container.id, &record.host_config),
         };
         let spec_path = self
             .paths

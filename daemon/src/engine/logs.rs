@@ -64,6 +64,11 @@ pub fn spawn_reader(
         let mut reader = Reader::new(options);
         let mut file: Option<File> = None;
         loop {
+            // A client that went away ends the reader even when no output
+            // comes to fail a send.
+            if tx.is_closed() {
+                return;
+            }
             let finished = match &mut follow {
                 None => true,
                 Some((rx, stop)) => stop(&rx.borrow_and_update()),
@@ -85,7 +90,12 @@ pub fn spawn_reader(
                 return;
             }
             if let Some((rx, _)) = &mut follow {
-                let _ = handle.block_on(async { tokio::time::timeout(POLL, rx.changed()).await });
+                let changed =
+                    handle.block_on(async { tokio::time::timeout(POLL, rx.changed()).await });
+                if let Ok(Err(_)) = changed {
+                    // The container is gone: drain once more, then stop.
+                    follow = None;
+                }
             }
         }
     });
@@ -93,6 +103,8 @@ pub fn spawn_reader(
 
 struct Reader {
     options: LogOptions,
+    /// Reused for every read.
+    chunk: Vec<u8>,
     /// A partial line carried over to the next read.
     pending: Vec<u8>,
     past_until: bool,
@@ -102,6 +114,7 @@ impl Reader {
     fn new(options: LogOptions) -> Reader {
         Reader {
             options,
+            chunk: vec![0u8; CHUNK],
             pending: Vec::new(),
             past_until: false,
         }
@@ -120,9 +133,20 @@ impl Reader {
 
     /// Reads to EOF, sending framed output; `Ok(false)` when the client is gone.
     fn drain(&mut self, file: &mut File, tx: &mpsc::Sender<Bytes>) -> std::io::Result<bool> {
-        let mut chunk = vec![0u8; CHUNK];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let result = self.drain_with(file, tx, &mut chunk);
+        self.chunk = chunk;
+        result
+    }
+
+    fn drain_with(
+        &mut self,
+        file: &mut File,
+        tx: &mpsc::Sender<Bytes>,
+        chunk: &mut [u8],
+    ) -> std::io::Result<bool> {
         loop {
-            let n = file.read(&mut chunk)?;
+            let n = file.read(chunk)?;
             if n == 0 {
                 return Ok(true);
             }
