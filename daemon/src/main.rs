@@ -6,6 +6,7 @@
 
 mod engine;
 mod http;
+mod reaper;
 mod routes;
 mod server;
 
@@ -85,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let result = runtime.block_on(async move {
+        tokio::spawn(reaper::run());
         let engine = engine::Engine::open(
             engine::Paths {
                 data_root: flags.data_root.clone(),

@@ -367,28 +367,61 @@ impl Drop for Daemon {
 }
 
 /// Monitors re-parented to this process (after a daemon was killed) are
-/// reaped by pid once they have exited.
+/// reaped by pid once they have exited, and so are processes from inside
+/// containers (in a nested pid namespace) that were orphaned to this
+/// process: a container's init cannot finish exiting while one of them is
+/// an unreaped zombie, and its monitor waits for the init.
 fn reap_orphaned_monitors() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut monitors_left = false;
+        for (pid, state, comm) in own_children() {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            if comm == "berth-shim" {
+                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => monitors_left = true,
+                    _ => continue,
+                }
+            } else if state == "Z" && in_nested_pid_namespace(pid.as_raw()) {
+                let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
+            }
+        }
+        if !monitors_left || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// (pid, state, command name) of this process's children.
+fn own_children() -> Vec<(i32, String, String)> {
     let me = std::process::id().to_string();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...
-        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest.to_string()) else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if stat.contains("(berth-shim)") && fields.get(1) == Some(&me.as_str()) {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-        }
-    }
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid ...
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_string();
+            let mut fields = rest.split_whitespace();
+            let state = fields.next()?.to_string();
+            (fields.next()? == me).then_some((pid, state, comm))
+        })
+        .collect()
+}
+
+fn in_nested_pid_namespace(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("NSpid:"))
+            .is_some_and(|pids| pids.split_whitespace().count() > 1)
+    })
 }
 
 /// Lazily unmounts anything a failed test left mounted under `root`.

@@ -499,3 +499,82 @@ fn device_throttles_oom_kill_disable_and_hugepages() {
     let r = d.post_json("/containers/create", &serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"HugepageLimits": [{"PageSize": "../x", "Limit": 1}]}}));
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+/// Field `index` (counted after the command name) of /proc/PID/stat.
+fn stat_field(pid: i64, index: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(index).map(str::to_string)
+}
+
+#[test]
+fn exec_processes_join_the_containers_cgroup_and_orphans_are_reaped() {
+    let d = Daemon::with_busybox();
+    let id = d
+        .docker(&["run", "-d", "--name", "ce", "busybox", "sleep", "300"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    // Inside, with the container's cgroup namespace, its cgroup is the root.
+    let inside = d
+        .docker(&["exec", "ce", "cat", "/proc/self/cgroup"])
+        .ok()
+        .stdout;
+    assert!(!inside.is_empty());
+    assert!(inside.lines().all(|l| l.ends_with(":/")), "{inside}");
+
+    // From the host: a detached exec's process is in the container's cgroup.
+    let exec = d.post_json(
+        "/containers/ce/exec",
+        &serde_json::json!({"Cmd": ["sleep", "301"]}),
+    );
+    assert_eq!(exec.status, 201, "{}", exec.text());
+    let exec_id = exec.json()["Id"].as_str().unwrap().to_string();
+    let start = d.post_json(
+        &format!("/exec/{exec_id}/start"),
+        &serde_json::json!({"Detach": true}),
+    );
+    assert!(start.status < 300, "{}", start.text());
+    let mut pid = 0;
+    assert!(eventually(Duration::from_secs(5), || {
+        pid = d.get(&format!("/exec/{exec_id}/json")).json()["Pid"]
+            .as_i64()
+            .unwrap_or(0);
+        pid > 0
+    }));
+    // The same cgroups as the container's init, in every hierarchy.
+    let membership = read(PathBuf::from(format!("/proc/{pid}/cgroup")));
+    let init = d.get("/containers/ce/json").json()["State"]["Pid"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        membership,
+        read(PathBuf::from(format!("/proc/{init}/cgroup")))
+    );
+    assert!(
+        membership.contains(&format!("/{}/{id}", d.cgroup_parent())),
+        "{membership}"
+    );
+
+    // Its monitor dies: berthd inherits the process, and reaps it once it
+    // exits instead of leaving a zombie in the container's pid namespace.
+    let monitor: i32 = stat_field(pid, 1).unwrap().parse().unwrap();
+    assert_ne!(monitor as u32, d.pid());
+    // SAFETY: kill with a pid and a signal number; the monitor is ours.
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    assert!(eventually(Duration::from_secs(5), || {
+        stat_field(pid, 1) == Some(d.pid().to_string())
+    }));
+    // SAFETY: as above; the process is the exec's, in our container.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    assert!(
+        eventually(Duration::from_secs(5), || stat_field(pid, 0).is_none()),
+        "process {pid} is still there: {:?}",
+        stat_field(pid, 0)
+    );
+    assert!(d.get("/containers/ce/json").json()["State"]["Running"]
+        .as_bool()
+        .unwrap());
+    d.docker(&["rm", "-f", "ce"]).ok();
+}

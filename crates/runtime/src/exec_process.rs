@@ -3,7 +3,9 @@
 //! tells the monitor whether the command exec'd.
 //!
 //! The monitor has already joined the container ([`crate::JoinTarget`]), so
-//! a plain fork lands the child in the container's pid namespace and root.
+//! a plain fork lands the child in the container's pid namespace and root;
+//! the monitor then puts it in the container's cgroups, which it opened
+//! before joining ([`crate::CgroupProcs`]), and only then lets it go on.
 //! The child starts a session (taking the pty as its controlling terminal
 //! when it has one), switches to the user resolved from the container's own
 //! `/etc/passwd` and `/etc/group`, enters the working directory (which must
@@ -12,6 +14,7 @@
 //! wording as the container's init ([`crate::init`]). Failures travel back
 //! over a close-on-exec error pipe, as for the init.
 
+use crate::cgroup_join::CgroupProcs;
 use crate::error::RuntimeError;
 use crate::exec;
 use crate::failure::{StartFailure, EXIT_CANNOT_INVOKE, EXIT_SETUP_FAILED};
@@ -22,6 +25,7 @@ use crate::spec::ProcessSpec;
 use crate::user::ExecUser;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, Uid};
@@ -52,8 +56,9 @@ pub enum ExecOutcome {
     Failed { message: String, exit_code: i32 },
 }
 
-/// Forks the exec's process, which sets itself up and execs `process.args`;
-/// waits until it has exec'd or failed and reports which.
+/// Forks the exec's process, which joins `cgroups` (see
+/// [`crate::CgroupProcs`]), sets itself up and execs `process.args`; waits
+/// until it has exec'd or failed and reports which.
 ///
 /// # Safety
 ///
@@ -64,7 +69,12 @@ pub enum ExecOutcome {
 pub unsafe fn spawn_exec(
     process: &ProcessSpec,
     stdio: ExecStdio,
+    cgroups: &CgroupProcs,
 ) -> Result<ExecOutcome, RuntimeError> {
+    let go = cgroups.go_pipe().map_err(|source| RuntimeError::Sys {
+        action: "creating the exec's go pipe",
+        source,
+    })?;
     let (error_read, error_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
             action: "creating the exec's error pipe",
@@ -75,6 +85,10 @@ pub unsafe fn spawn_exec(
         Ok(ForkResult::Parent { child }) => child,
         Ok(ForkResult::Child) => {
             drop(error_read);
+            if let Some((go_read, go_write)) = go {
+                drop(go_write);
+                init::wait_for_go(go_read);
+            }
             run(process, &stdio, error_write)
         }
         Err(source) => {
@@ -86,6 +100,17 @@ pub unsafe fn spawn_exec(
     };
     drop(error_write);
     drop(stdio);
+    if let Some((go_read, go_write)) = go {
+        drop(go_read);
+        if let Err(failure) = cgroups.enter(pid, go_write) {
+            let _ = kill(pid, Signal::SIGKILL);
+            while let Err(Errno::EINTR) = waitpid(pid, None) {}
+            return Ok(ExecOutcome::Failed {
+                exit_code: exec_exit_code(failure.exit_code),
+                message: failure.message,
+            });
+        }
+    }
 
     let mut report = Vec::new();
     let read = File::from(error_read).read_to_end(&mut report);

@@ -30,4 +30,12 @@ pub struct ExecSpec {
     /// before it joins the container, and only with `process.tty`.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,
+    /// The container's `cgroup.procs` files on the host, one per hierarchy.
+    /// The monitor opens them before it joins the container and puts the
+    /// command in them before it runs anything; the monitor itself stays
+    /// outside, so killing everything in the container's cgroup never
+    /// orphans the command. Empty: the command stays in the monitor's
+    /// cgroups.
+    #[serde(default)]
+    pub cgroup_procs: Vec<PathBuf>,
 }

@@ -6,6 +6,7 @@
 //! of HTTP or of the daemon's state; the monitor (`berth-shim`) drives it
 //! through [`spawn_init`], and the daemon starts monitors through [`launch`].
 
+mod cgroup_join;
 pub mod control;
 mod error;
 mod exec;
@@ -24,6 +25,7 @@ mod spawn;
 pub mod spec;
 mod user;
 
+pub use cgroup_join::CgroupProcs;
 pub use error::RuntimeError;
 pub use exec_launch::exec_command;
 pub use exec_process::{spawn_exec, ExecOutcome, ExecStdio};

@@ -19,6 +19,7 @@
 //! before it execs; the parent picks it up once the error pipe says the
 //! command runs.
 
+use crate::cgroup_join::CgroupProcs;
 use crate::error::RuntimeError;
 use crate::failure::StartFailure;
 use crate::init;
@@ -31,9 +32,8 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
 
 /// Namespaces every container gets. User namespaces are not used yet.
 const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
@@ -111,17 +111,20 @@ struct CloneArgs {
 /// also keep its own fds 0-2 open (on /dev/null, say), so that the pipes of
 /// `io` are never one of them.
 pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome, RuntimeError> {
-    // Only when there are cgroups to join: the common path stays as it was.
-    let go = if spec.cgroup_procs.is_empty() {
-        None
-    } else {
-        Some(
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
-                action: "creating the init's go pipe",
-                source,
-            })?,
-        )
+    let cgroups = match CgroupProcs::open(&spec.cgroup_procs, "the container's init") {
+        Ok(cgroups) => cgroups,
+        Err(failure) => {
+            return Ok(InitOutcome::Failed {
+                message: failure.message,
+                exit_code: failure.exit_code,
+            })
+        }
     };
+    // Only when there are cgroups to join: the common path stays as it was.
+    let go = cgroups.go_pipe().map_err(|source| RuntimeError::Sys {
+        action: "creating the init's go pipe",
+        source,
+    })?;
     // With a go pipe the init unshares its cgroup namespace itself, once it
     // is in its cgroups.
     let namespaces = match (&go, spec.cgroupns_host) {
@@ -182,7 +185,7 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
     drop(io);
     if let Some((go_read, go_write)) = go {
         drop(go_read);
-        if let Err(failure) = enter_cgroups(&spec.cgroup_procs, pid, go_write) {
+        if let Err(failure) = cgroups.enter(pid, go_write) {
             let _ = kill(pid, Signal::SIGKILL);
             reap(pid);
             return Ok(InitOutcome::Failed {
@@ -228,31 +231,6 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
         message: failure.message,
         exit_code: failure.exit_code,
     })
-}
-
-/// Writes `pid` into every `cgroup.procs` file, then sends the go byte (and
-/// closes the pipe). The caller kills the child on failure.
-fn enter_cgroups(procs: &[PathBuf], pid: Pid, go: OwnedFd) -> Result<(), StartFailure> {
-    let decimal = pid.as_raw().to_string();
-    for path in procs {
-        add_to_cgroup(path, decimal.as_bytes()).map_err(|e| {
-            StartFailure::io(
-                format!("adding the container's init to cgroup {}", path.display()),
-                &e,
-            )
-        })?;
-    }
-    File::from(go)
-        .write_all(b"1")
-        .map_err(|e| StartFailure::io("starting the container's init", &e))
-}
-
-/// One write of the pid, as the kernel wants it; no create, no truncate.
-fn add_to_cgroup(path: &Path, pid: &[u8]) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
-        .write_all(pid)
 }
 
 fn reap(pid: Pid) {

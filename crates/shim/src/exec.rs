@@ -4,7 +4,8 @@
 //! [`ExecSpec`], binds the resize socket on the host (with a TTY), joins the
 //! running container ([`JoinTarget`]), allocates the pty from the
 //! container's own devpts, forks the command with `berth-runtime`
-//! ([`spawn_exec`]), reports on fd 3, and reports again when the command
+//! ([`spawn_exec`]) into the container's cgroups (opened before joining; the
+//! monitor stays out of them), reports on fd 3, and reports again when the command
 //! exits. The invocation and the report protocol are documented in
 //! `berth_runtime::exec_command`'s module.
 //!
@@ -19,7 +20,8 @@ use crate::control::{ContainerStdin, ControlSocket, CLIENT_BUFFER};
 use berth_runtime::fd;
 use berth_runtime::pty::{self, Pty};
 use berth_runtime::{
-    spawn_exec, ExecOutcome, ExecSpec, ExecStdio, ExitStatus, JoinTarget, StartReport, SYNC_FD,
+    spawn_exec, CgroupProcs, ExecOutcome, ExecSpec, ExecStdio, ExitStatus, JoinTarget, StartReport,
+    SYNC_FD,
 };
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -132,6 +134,7 @@ fn start(spec_path: &OsStr) -> Result<Started, String> {
         (Some(path), true) => Some(Control::bind(path)?),
         _ => None,
     };
+    let cgroups = CgroupProcs::open_for_exec(&spec.cgroup_procs)?;
     let short_id = spec.container_id.get(..12).unwrap_or(&spec.container_id);
     JoinTarget::open(&spec.container_id, spec.init_pid)
         .and_then(|target| target.enter())
@@ -145,7 +148,7 @@ fn start(spec_path: &OsStr) -> Result<Started, String> {
     };
     // SAFETY: the monitor is single-threaded, has entered the container,
     // and its fds 0-2 are the daemon's pipes, meant for the command.
-    let outcome = unsafe { spawn_exec(&spec.process, stdio) }.map_err(|e| e.to_string());
+    let outcome = unsafe { spawn_exec(&spec.process, stdio, &cgroups) }.map_err(|e| e.to_string());
     Ok(Started {
         outcome,
         terminal,

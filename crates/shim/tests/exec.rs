@@ -5,7 +5,8 @@
 mod common;
 
 use berth_runtime::{exec_command, ContainerSpec, ExecSpec, ExitStatus, StartReport};
-use common::{Fixture, TIMEOUT};
+use common::cgroups::TestCgroups;
+use common::{wait_exit, Fixture, TIMEOUT};
 use nix::fcntl::OFlag;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::symlink;
@@ -28,6 +29,11 @@ impl Container {
     /// Starts `sh -c script` as the container's init; returns once the
     /// script has exec'd `sleep` (so whatever it did before is done).
     fn start_with(script: &str) -> Container {
+        Container::start_in(script, Vec::new())
+    }
+
+    /// The same, in the cgroups whose `cgroup.procs` files are `cgroup_procs`.
+    fn start_in(script: &str, cgroup_procs: Vec<PathBuf>) -> Container {
         let fx = Fixture::new();
         for applet in EXTRA_APPLETS {
             let link = fx.lower.join("bin").join(applet);
@@ -35,7 +41,8 @@ impl Container {
                 symlink("busybox", link).unwrap();
             }
         }
-        let spec = fx.spec("c", &["sh", "-c", script]);
+        let mut spec = fx.spec("c", &["sh", "-c", script]);
+        spec.cgroup_procs = cgroup_procs;
         let (pid, _) = fx.start(&spec);
         let deadline = Instant::now() + TIMEOUT;
         while std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
@@ -61,6 +68,7 @@ impl Container {
             init_pid: self.pid,
             process,
             control_socket: None,
+            cgroup_procs: self.spec.cgroup_procs.clone(),
         }
     }
 
@@ -314,6 +322,57 @@ fn the_process_shares_the_containers_namespaces_and_root() {
     c.output(&["sh", "-c", "echo from-exec > /tmp/written"]);
     let upper = c.spec.rootfs.upper.join("tmp/written");
     assert_eq!(std::fs::read_to_string(upper).unwrap(), "from-exec\n");
+}
+
+#[test]
+fn the_process_joins_the_containers_cgroups_and_the_monitor_stays_out() {
+    // Declared first, dropped last: after the fixture has killed its containers.
+    let Some(cgroups) = TestCgroups::create() else {
+        return;
+    };
+    let c = Container::start_in("exec sleep 300", cgroups.procs_files());
+    // Inside, the container's cgroups are the root of every hierarchy.
+    let inside = c.output(&["cat", "/proc/self/cgroup"]);
+    assert!(!inside.is_empty());
+    assert!(inside.lines().all(|l| l.ends_with(":/")), "{inside}");
+
+    let mut exec = c.spawn(&c.exec_spec(&["sleep", "300"]), false);
+    let (pid, shim_pid) = exec.started();
+    cgroups.assert_member(pid);
+    for dir in cgroups.dirs() {
+        assert!(!TestCgroups::pids(dir).contains(&shim_pid), "{shim_pid}");
+    }
+    // Killing everything in the cgroups (as `rm -f` does) ends the exec and
+    // the container; the exec monitor, outside, reports and exits cleanly.
+    cgroups.kill_all();
+    assert_eq!(exec.finish().exit_code(), 137);
+    assert_eq!(wait_exit(&c.spec).exit_code, 137);
+    c.fx.wait_monitors_gone();
+}
+
+#[test]
+fn an_exec_that_cannot_join_the_cgroups_never_runs() {
+    let Some(cgroups) = TestCgroups::create() else {
+        return;
+    };
+    let c = Container::start_in("exec sleep 300", cgroups.procs_files());
+    let missing = cgroups.missing_procs_file();
+    let mut spec = c.exec_spec(&["touch", "/ran"]);
+    spec.cgroup_procs.push(missing.clone());
+    let mut exec = c.spawn(&spec, false);
+    match exec.start_report() {
+        StartReport::Failed { message, exit_code } => {
+            assert_eq!(exit_code, 126, "{message}");
+            let expected = format!("adding the exec'd process to cgroup {}", missing.display());
+            assert!(message.contains(&expected), "{message}");
+        }
+        started => panic!("{started:?}"),
+    }
+    assert_eq!(exec.report_line(), None);
+    // The monitor failed before it joined the container.
+    assert!(!exec.monitor.wait().unwrap().success());
+    assert!(!c.spec.rootfs.upper.join("ran").exists());
+    assert_eq!(c.output(&["echo", "still", "there"]), "still there\n");
 }
 
 #[test]

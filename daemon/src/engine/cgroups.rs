@@ -269,6 +269,14 @@ impl Engine {
         }
     }
 
+    /// The `cgroup.procs` files of a running container's cgroup, which an
+    /// exec'd process joins (none without cgroups).
+    pub(super) fn exec_cgroup_procs(&self, id: &str, host: &HostConfig) -> Vec<PathBuf> {
+        self.open_cgroup(id, host)
+            .map(|cgroup| procs_files(&cgroup))
+            .unwrap_or_default()
+    }
+
     /// Whether the OOM killer killed anything in the container's cgroup
     /// (created afresh at each start, so this is about the last run).
     pub(super) fn oom_killed(&self, id: &str, host: &HostConfig) -> bool {

@@ -264,6 +264,7 @@ impl Engine {
                 stdin_once: true,
             },
             control_socket: config.tty.then(|| self.exec_control_socket(&exec.id)),
+            cgroup_procs: self.exec_cgroup_procs(&container.id, &record.host_config),
         };
         let spec_path = self
             .paths

@@ -4,6 +4,8 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod cgroups;
+
 use berth_runtime::{
     launch, read_exit_status, ContainerSpec, ExitStatus, ProcessSpec, RootfsSpec, StartReport,
 };
