@@ -19,7 +19,7 @@ use crate::net;
 use crate::pty;
 use crate::rootfs;
 use crate::spawn::{ChildIo, InitStdio};
-use crate::spec::{ContainerSpec, ProcessSpec};
+use crate::spec::{ContainerSpec, NetworkNamespace, ProcessSpec};
 use crate::user::{self, ExecUser};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 use nix::sys::stat::{umask, Mode};
@@ -57,16 +57,22 @@ pub(crate) fn wait_for_go(go: OwnedFd) {
 /// Sets up the container and execs its command; never returns.
 /// `cgroup_namespace`: unshare the cgroup namespace first (it was left out
 /// of the clone so that it is rooted at the cgroups the monitor put us in).
+/// `netns`: a network namespace to join before anything is mounted.
 pub(crate) fn run(
     spec: &ContainerSpec,
     io: ChildIo<'_>,
     error_pipe: OwnedFd,
     cgroup_namespace: bool,
+    netns: Option<OwnedFd>,
 ) -> ! {
     let started = panic::catch_unwind(AssertUnwindSafe(|| {
         if cgroup_namespace {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
                 .map_err(|e| StartFailure::sys("creating the cgroup namespace", e))?;
+        }
+        if let Some(netns) = netns {
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| StartFailure::sys("joining the network namespace", e))?;
         }
         start(spec, io)
     }));
@@ -101,7 +107,9 @@ fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailu
     rootfs::build(&spec.rootfs, &spec.file_binds)?;
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| StartFailure::sys(format!("setting hostname {:?}", spec.hostname), e))?;
-    net::bring_up_loopback().map_err(|e| StartFailure::sys("bringing up lo", e))?;
+    if spec.network == NetworkNamespace::New {
+        net::bring_up_loopback().map_err(|e| StartFailure::sys("bringing up lo", e))?;
+    }
 
     let user = resolve_user(&process.user)?;
     if let Some(socket) = console_socket {

@@ -24,7 +24,7 @@ use crate::error::RuntimeError;
 use crate::failure::StartFailure;
 use crate::init;
 use crate::pty;
-use crate::spec::ContainerSpec;
+use crate::spec::{ContainerSpec, NetworkNamespace};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
@@ -34,13 +34,15 @@ use nix::unistd::Pid;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
-/// Namespaces every container gets. User namespaces are not used yet.
+/// Namespaces every container gets at clone; a new network namespace too
+/// unless it joins one or shares the host's ([`NetworkNamespace`]). User
+/// namespaces are not used yet.
 const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWNET
     | libc::CLONE_NEWCGROUP;
 
 /// The container's ends of its standard streams: pipes to the monitor, or
@@ -127,9 +129,25 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
     })?;
     // With a go pipe the init unshares its cgroup namespace itself, once it
     // is in its cgroups.
-    let namespaces = match (&go, spec.cgroupns_host) {
+    let mut namespaces = match (&go, spec.cgroupns_host) {
         (None, false) => NAMESPACES,
         _ => NAMESPACES & !libc::CLONE_NEWCGROUP,
+    };
+    let netns = match &spec.network {
+        NetworkNamespace::New => {
+            namespaces |= libc::CLONE_NEWNET;
+            None
+        }
+        NetworkNamespace::Join(path) => match open_netns(path) {
+            Ok(fd) => Some(fd),
+            Err(failure) => {
+                return Ok(InitOutcome::Failed {
+                    message: failure.message,
+                    exit_code: failure.exit_code,
+                })
+            }
+        },
+        NetworkNamespace::Host => None,
     };
     let (error_read, error_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| RuntimeError::Sys {
@@ -172,7 +190,7 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
                 }
                 (InitIo::Console, None) => unreachable!("the console socket exists"),
             };
-            init::run(spec, child_io, error_write, cgroup_namespace)
+            init::run(spec, child_io, error_write, cgroup_namespace, netns)
         }
         Err(source) => {
             return Err(RuntimeError::Sys {
@@ -231,6 +249,13 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
         message: failure.message,
         exit_code: failure.exit_code,
     })
+}
+
+/// The network namespace to join, opened on the host before the clone.
+fn open_netns(path: &Path) -> Result<OwnedFd, StartFailure> {
+    std::fs::File::open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| StartFailure::io(format!("opening network namespace {}", path.display()), &e))
 }
 
 fn reap(pid: Pid) {

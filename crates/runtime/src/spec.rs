@@ -39,6 +39,28 @@ pub struct ContainerSpec {
     /// namespace (it still runs in its own cgroups).
     #[serde(default)]
     pub cgroupns_host: bool,
+    /// The network namespace the init runs in.
+    #[serde(default)]
+    pub network: NetworkNamespace,
+}
+
+/// Which network namespace a container's init gets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkNamespace {
+    /// A new one of its own, with only `lo`, brought up by the init
+    /// (Docker's `--network none`).
+    #[default]
+    New,
+    /// The namespace at this path, opened by the monitor before the clone
+    /// and joined by the init before it mounts anything (so `/sys` shows its
+    /// interfaces): one the daemon prepared with the container's endpoints
+    /// (`/proc/<daemon pid>/fd/<n>`, valid while the daemon waits for the
+    /// start report) or another container's (`/proc/<pid>/ns/net`). The
+    /// init leaves its interfaces as they are.
+    Join(PathBuf),
+    /// The host's own (`--network host`).
+    Host,
 }
 
 /// The overlay root filesystem.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use berth_runtime::{FileBind, StartReport};
+use berth_runtime::{FileBind, NetworkNamespace, StartReport};
 use common::{proc_status, wait_exit, Fixture};
 use std::time::Duration;
 
@@ -236,6 +236,68 @@ fn only_loopback_is_visible_and_it_is_up() {
     let fx = Fixture::new();
     let spec = fx.spec("c", &["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags; tail=$(cat /proc/net/dev); echo \"$tail\" | wc -l"]);
     assert_eq!(fx.output(&spec), "lo\n0x9\n3\n");
+}
+
+/// A network namespace of the test's own, made on a thread of its own and
+/// held by a descriptor.
+fn new_netns() -> std::fs::File {
+    std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        std::fs::File::open("/proc/thread-self/ns/net").unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+fn netns_link(path: &str) -> String {
+    std::fs::read_link(path).unwrap().display().to_string()
+}
+
+#[test]
+fn a_joined_network_namespace_is_the_containers_and_is_left_as_it_is() {
+    use std::os::fd::AsRawFd;
+    let fx = Fixture::new();
+    let netns = new_netns();
+    let path = format!("/proc/{}/fd/{}", std::process::id(), netns.as_raw_fd());
+    let mut spec = fx.spec(
+        "c",
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags",
+        ],
+    );
+    spec.network = NetworkNamespace::Join(path.clone().into());
+    // lo stays down: the daemon, which prepared the namespace, owns it.
+    assert_eq!(fx.output(&spec), format!("{}\n0x8\n", netns_link(&path)));
+}
+
+#[test]
+fn a_missing_network_namespace_fails_the_start() {
+    let fx = Fixture::new();
+    let mut spec = fx.spec("c", &["true"]);
+    spec.network = NetworkNamespace::Join("/nonexistent/netns".into());
+    match fx.launch(&spec) {
+        StartReport::Failed { message, exit_code } => {
+            assert_eq!(exit_code, 128, "{message}");
+            assert_eq!(
+                message,
+                "opening network namespace /nonexistent/netns: no such file or directory"
+            );
+        }
+        started => panic!("{started:?}"),
+    }
+}
+
+#[test]
+fn the_host_network_namespace_is_shared() {
+    let fx = Fixture::new();
+    let mut spec = fx.spec("c", &["readlink", "/proc/self/ns/net"]);
+    spec.network = NetworkNamespace::Host;
+    assert_eq!(
+        fx.output(&spec),
+        format!("{}\n", netns_link("/proc/self/ns/net"))
+    );
 }
 
 #[test]

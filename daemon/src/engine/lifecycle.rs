@@ -4,7 +4,9 @@
 use super::container::{Container, Lifecycle, Status};
 use super::{blocking, image_error, now_rfc3339, Engine};
 use berth_api::ApiError;
-use berth_runtime::{ContainerSpec, FileBind, ProcessSpec, RootfsSpec, StartReport};
+use berth_runtime::{
+    ContainerSpec, FileBind, NetworkNamespace, ProcessSpec, RootfsSpec, StartReport,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
@@ -327,6 +329,7 @@ impl Engine {
                 .collect(),
             log_path: self.paths.log_path(&record.id),
             exit_path: self.paths.exit_path(&record.id),
+            network: NetworkNamespace::New,
         };
         let hostname = record.config.hostname.clone();
         let shim = self.paths.shim.clone();

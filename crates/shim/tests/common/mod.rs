@@ -7,7 +7,8 @@
 pub mod cgroups;
 
 use berth_runtime::{
-    launch, read_exit_status, ContainerSpec, ExitStatus, ProcessSpec, RootfsSpec, StartReport,
+    launch, read_exit_status, ContainerSpec, ExitStatus, NetworkNamespace, ProcessSpec, RootfsSpec,
+    StartReport,
 };
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -130,6 +131,7 @@ impl Fixture {
             control_socket: Some(self.dir.path().join(format!("{serial}.sock"))),
             cgroup_procs: vec![],
             cgroupns_host: false,
+            network: NetworkNamespace::New,
             id,
         }
     }
