@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks Berth against a real dockerd on this machine, in one run:
-#  1. `run --rm --network none busybox true` (hyperfine, median)
+#  1. `run --rm busybox true` with `--network none` and on the default
+#     bridge, and `exec true` (hyperfine, median)
 #  2. 50 MB written to stdout, read attached and through `logs` (median of N)
 #  3. 50 idle containers: RSS of each monitor and of the daemon
 # Both engines get private sockets and roots under $BENCH_DIR; everything is
@@ -28,12 +29,15 @@ dock() { DOCKER_HOST="unix://$docker_sock" DOCKER_CONFIG=$BENCH_DIR/docker-confi
 
 berthd_pid=
 dockerd_pid=
+docker_bridge=
 cleanup() {
   set +e
   berth rm -f $(berth ps -aq) >/dev/null 2>&1
   dock rm -f $(dock ps -aq) >/dev/null 2>&1
   [ -n "$berthd_pid" ] && kill "$berthd_pid" && wait "$berthd_pid"
   [ -n "$dockerd_pid" ] && kill "$dockerd_pid" && wait "$dockerd_pid"
+  # dockerd leaves the bridge it made; it is ours only if it was not there before.
+  [ "$docker_bridge" = made ] && ip link del docker0
   # Both engines' (empty) cgroup parents.
   rmdir /sys/fs/cgroup/*/berth-bench-docker /sys/fs/cgroup/*/berth-bench 2>/dev/null
   grep " $BENCH_DIR" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
@@ -42,11 +46,19 @@ cleanup() {
 trap cleanup EXIT
 
 "$bin/berthd" -H "unix://$berth_sock" --data-root "$BENCH_DIR/berth-data" \
-  --exec-root "$BENCH_DIR/berth-exec" --cgroup-parent berth-bench --log-level warn 2>"$BENCH_DIR/berthd.log" &
+  --exec-root "$BENCH_DIR/berth-exec" --cgroup-parent berth-bench --log-level warn \
+  --bridge berthbench0 --bip 10.252.255.1/24 2>"$BENCH_DIR/berthd.log" &
 berthd_pid=$!
+# dockerd's default bridge is docker0 on its own subnet; without iptables, so
+# that the host's tables stay untouched (berth's rules live in its own
+# nftables table).
+if [ -e /sys/class/net/docker0 ]; then
+  echo "docker0 exists already: not ours to use" >&2; exit 1
+fi
+docker_bridge=made
 dockerd -H "unix://$docker_sock" --data-root "$BENCH_DIR/docker-data" \
   --exec-root "$BENCH_DIR/docker-exec" --pidfile "$BENCH_DIR/docker.pid" \
-  --bridge=none --iptables=false --ip-masq=false --log-level warn \
+  --bip 10.253.255.1/24 --iptables=false --ip-masq=false --log-level warn \
   --cgroup-parent=/berth-bench-docker \
   >"$BENCH_DIR/dockerd.log" 2>&1 &
 dockerd_pid=$!
@@ -85,6 +97,18 @@ print(r[0]['median'], r[1]['median'])")
 echo "| benchmark | berth | docker | berth / docker |"
 echo "| --- | --- | --- | --- |"
 echo "| \`run --rm --network none busybox true\` (median of $RUNS) | $(ms "$berth_run") ms | $(ms "$docker_run") ms | $(ratio "$berth_run" "$docker_run") |"
+
+# 1a. run --rm true on the default bridge
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$BENCH_DIR/bridge.json" \
+  "$bin/berth -H unix://$berth_sock run --rm busybox true" \
+  "env DOCKER_HOST=unix://$docker_sock DOCKER_CONFIG=$BENCH_DIR/docker-config docker run --rm busybox true" \
+  >/dev/null
+read -r berth_bridge docker_bridge_run < <(python3 -c "
+import json
+r=json.load(open('$BENCH_DIR/bridge.json'))['results']
+print(r[0]['median'], r[1]['median'])")
+echo "| \`run --rm busybox true\` on the default bridge (median of $RUNS) | $(ms "$berth_bridge") ms | $(ms "$docker_bridge_run") ms | $(ratio "$berth_bridge" "$docker_bridge_run") |"
+echo "| network setup: default bridge minus \`--network none\` | $(ms "$(awk -v a="$berth_bridge" -v b="$berth_run" 'BEGIN {print a-b}')") ms | $(ms "$(awk -v a="$docker_bridge_run" -v b="$docker_run" 'BEGIN {print a-b}')") ms | |"
 
 # 1b. exec into a running container
 berth run -d --name execbox --network none busybox sleep 3600 >/dev/null

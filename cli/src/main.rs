@@ -19,7 +19,9 @@ use commands::events::EventsArgs;
 use commands::exec::ExecArgs;
 use commands::image::{ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
 use commands::inspect::InspectArgs;
+use commands::network::NetworkArgs;
 use commands::options::ContainerOptions;
+use commands::port::PortArgs;
 use commands::ps::PsArgs;
 use commands::run::RunArgs;
 use commands::stats::StatsArgs;
@@ -91,6 +93,10 @@ enum Command {
     Inspect(InspectArgs),
     /// List containers
     Ps(PsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Manage networks
+    Network(NetworkArgs),
     /// List images
     Images(ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -132,6 +138,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => commands::container::logs(client, args).await,
         Command::Inspect(args) => commands::inspect::inspect(client, args).await,
         Command::Ps(args) => commands::ps::ps(client, args).await,
+        Command::Port(args) => commands::port::port(client, args).await,
+        Command::Network(args) => commands::network::network(client, args).await,
         Command::Images(args) => commands::image::images(client, args).await,
         Command::Import(args) => commands::image::import(client, args).await,
         Command::Load(args) => commands::image::load(client, args).await,
@@ -166,10 +174,14 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            // Help and version go to stdout with status 0; usage errors
-            // exit 125, as docker's flag errors do.
+            // Help and version go to stdout with status 0; a command
+            // group's help shown for a missing command (`berth network`) goes
+            // to stderr, also with 0; usage errors exit 125, as docker's
+            // flag errors do.
             let _ = error.print();
-            std::process::exit(if error.use_stderr() { 125 } else { 0 });
+            let help = !error.use_stderr()
+                || error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+            std::process::exit(if help { 0 } else { 125 });
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {

@@ -37,6 +37,20 @@ struct Flags {
     /// Parent cgroup of containers that name none (HostConfig.CgroupParent).
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
+    /// Device name of the default bridge network (created if missing).
+    #[arg(short = 'b', long = "bridge", default_value = "berth0")]
+    bridge: String,
+    /// The default bridge's address and subnet, e.g. 172.17.0.1/16 (picked
+    /// from the address pools when unset).
+    #[arg(long = "bip")]
+    bip: Option<ipnet::Ipv4Net>,
+    /// Address pool for networks created without a subnet:
+    /// base=CIDR,size=PREFIX (repeatable; Docker's pools when unset).
+    #[arg(long = "default-address-pool")]
+    default_address_pool: Vec<berth_network::ipam::Pool>,
+    /// MTU of container interfaces.
+    #[arg(long = "mtu", default_value_t = 1500)]
+    mtu: u32,
     /// debug, info, warn, error or fatal.
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
@@ -94,13 +108,24 @@ fn main() -> anyhow::Result<()> {
                 shim,
             },
             flags.cgroup_parent.clone(),
+            engine::networks::Config {
+                bridge: flags.bridge.clone(),
+                bip: flags.bip,
+                pools: if flags.default_address_pool.is_empty() {
+                    berth_network::ipam::Pool::defaults()
+                } else {
+                    flags.default_address_pool.clone()
+                },
+                mtu: flags.mtu,
+            },
         )
         .await?;
         if let Some(pidfile) = &flags.pidfile {
             std::fs::write(pidfile, format!("{}\n", std::process::id()))
                 .with_context(|| format!("writing pid file {}", pidfile.display()))?;
         }
-        let result = server::serve(&socket, engine).await;
+        let result = server::serve(&socket, engine.clone()).await;
+        engine.shutdown().await;
         if let Some(pidfile) = &flags.pidfile {
             let _ = std::fs::remove_file(pidfile);
         }

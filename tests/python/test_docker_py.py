@@ -104,3 +104,45 @@ def test_top_rename_and_events(client):
     actions = [e["Action"] for e in events]
     assert actions[:2] == ["create", "start"]
     assert "rename" in actions and actions[-1] == "destroy"
+
+
+def test_networks_and_published_ports(client):
+    """What Testcontainers does: a network, a container on it with an alias,
+    a published port found through the container's attrs."""
+    import socket
+    import time
+
+    network = client.networks.create("pynet", labels={"by": "docker-py"})
+    try:
+        assert network.attrs["Driver"] == "bridge"
+        assert [n.name for n in client.networks.list(names=["pynet"])] == ["pynet"]
+        server = client.containers.run(
+            "busybox",
+            ["sh", "-c", "mkdir -p /www && echo py-hello > /www/index.html && exec httpd -f -p 80 -h /www"],
+            detach=True,
+            ports={"80/tcp": None},
+            network="pynet",
+        )
+        try:
+            server.reload()
+            host_port = int(server.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"])
+            assert server.ports["80/tcp"][0]["HostIp"] == "0.0.0.0"
+            network.reload()
+            assert server.id in network.attrs["Containers"]
+            reply = b""
+            for _ in range(100):
+                try:
+                    with socket.create_connection(("127.0.0.1", host_port), timeout=5) as s:
+                        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                        reply = s.makefile("rb").read()
+                    if b"py-hello" in reply:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.1)
+            assert b"py-hello" in reply
+        finally:
+            server.remove(force=True)
+    finally:
+        network.remove()
+    assert client.networks.list(names=["pynet"]) == []

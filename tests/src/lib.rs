@@ -138,7 +138,56 @@ impl Reply {
 pub struct Daemon {
     pub root: PathBuf,
     pub socket: PathBuf,
+    /// This daemon's network slot: its default bridge and address pools.
+    pub net: NetSlot,
     child: Option<Child>,
+}
+
+/// Network resources of one test daemon, unique among all test daemons on
+/// the machine (also those of other test processes): slot `index` is held by
+/// an exclusive lock on a file for as long as this value lives.
+pub struct NetSlot {
+    pub index: u32,
+    _lock: std::fs::File,
+}
+
+/// How many test daemons can have networks at once.
+const NET_SLOTS: u32 = 120;
+
+impl NetSlot {
+    fn acquire() -> NetSlot {
+        use std::os::fd::AsRawFd;
+        let start = std::process::id() % NET_SLOTS;
+        loop {
+            for offset in 0..NET_SLOTS {
+                let index = (start + offset) % NET_SLOTS;
+                let path = std::env::temp_dir().join(format!("berth-test-netslot-{index}.lock"));
+                let Ok(file) = std::fs::File::create(&path) else {
+                    continue;
+                };
+                // SAFETY: flock on a descriptor we own; no memory involved.
+                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                    return NetSlot { index, _lock: file };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The default bridge's device name.
+    pub fn bridge(&self) -> String {
+        format!("btest{}", self.index)
+    }
+
+    /// The default bridge's address: 10.(100+slot).255.1/24.
+    pub fn bip(&self) -> String {
+        format!("10.{}.255.1/24", 100 + self.index)
+    }
+
+    /// The pool user-defined networks get their subnets from.
+    pub fn pool(&self) -> String {
+        format!("base=10.{}.0.0/16,size=24", 100 + self.index)
+    }
 }
 
 static SUBREAPER: OnceLock<()> = OnceLock::new();
@@ -157,6 +206,7 @@ impl Daemon {
         let mut daemon = Daemon {
             socket: root.join("berth.sock"),
             root,
+            net: NetSlot::acquire(),
             child: None,
         };
         daemon.spawn();
@@ -192,6 +242,12 @@ impl Daemon {
             .arg("debug")
             .arg("--cgroup-parent")
             .arg(self.cgroup_parent())
+            .arg("--bridge")
+            .arg(self.net.bridge())
+            .arg("--bip")
+            .arg(self.net.bip())
+            .arg("--default-address-pool")
+            .arg(self.net.pool())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -251,6 +307,14 @@ impl Daemon {
     pub fn kill9(&mut self) {
         let mut child = self.child.take().expect("daemon running");
         child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Stops the daemon as an init system would (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        let mut child = self.child.take().expect("daemon running");
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         child.wait().unwrap();
     }
 
@@ -351,6 +415,16 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
         reap_orphaned_monitors();
+        // berthd removes its bridge and firewall table when it stops with
+        // nothing running; should it have failed to, they go here.
+        let bridge = self.net.bridge();
+        if Path::new("/sys/class/net").join(&bridge).exists() {
+            let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &format!("berth_{bridge}")])
+            .stderr(Stdio::null())
+            .status();
         for dir in self.cgroup_parent_dirs() {
             // Container cgroups are gone with their containers; only our
             // empty parent is left to remove.

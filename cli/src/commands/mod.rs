@@ -1,6 +1,7 @@
 //! The `berth` commands, one module per group, and what they share: exit
 //! statuses, output that tolerates a closed pipe, OS errors worded like Go's,
-//! and running one operation over several containers.
+//! running one operation over several containers, confirmation prompts, and
+//! the natural sort order docker lists things in.
 
 pub mod attach;
 pub mod container;
@@ -8,7 +9,9 @@ pub mod events;
 pub mod exec;
 pub mod image;
 pub mod inspect;
+pub mod network;
 pub mod options;
+pub mod port;
 pub mod ps;
 pub mod run;
 pub mod session;
@@ -17,6 +20,7 @@ pub mod system;
 pub mod top;
 
 use berth_client::ClientError;
+use std::cmp::Ordering;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Write};
@@ -110,9 +114,109 @@ where
     }
 }
 
+/// Asks `message [y/N] ` on stdout and reads one line of stdin; only `y`
+/// (any case) agrees, as docker's `PromptForConfirmation`.
+pub fn confirm(message: &str) -> bool {
+    out(&format!("{message} [y/N] "));
+    let mut answer = String::new();
+    match io::stdin().read_line(&mut answer) {
+        Ok(_) => answer.trim().eq_ignore_ascii_case("y"),
+        Err(_) => false,
+    }
+}
+
+/// JSON indented by four spaces, as docker's `inspect` commands print it.
+pub fn indented_json(value: &impl serde::Serialize) -> String {
+    let mut buffer = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffer, formatter);
+    value
+        .serialize(&mut serializer)
+        .expect("JSON values always serialize");
+    String::from_utf8(buffer).expect("serde_json writes UTF-8")
+}
+
+/// The order docker sorts names and ports in (`sortorder.NaturalLess`):
+/// runs of digits compare as numbers, digits sort before other bytes.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (digit_a, digit_b) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if digit_a != digit_b {
+            return if digit_a {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !digit_a {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let (start_a, start_b) = (skip_zeros(a, i), skip_zeros(b, j));
+        (i, j) = (end_of_digits(a, start_a), end_of_digits(b, start_b));
+        let ordering = (i - start_a)
+            .cmp(&(j - start_b))
+            .then_with(|| a[start_a..i].cmp(&b[start_b..j]))
+            .then_with(|| start_a.cmp(&start_b));
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
+fn skip_zeros(s: &[u8], from: usize) -> usize {
+    from + s[from..].iter().take_while(|&&c| c == b'0').count()
+}
+
+fn end_of_digits(s: &[u8], from: usize) -> usize {
+    from + s[from..].iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_compares_numbers_by_value() {
+        let mut names = vec!["net10", "net2", "Net1", "net02", "net1", "a", "1x", ""];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["", "1x", "Net1", "a", "net1", "net2", "net02", "net10"]
+        );
+        let mut ports = vec![
+            "8080/tcp -> 0.0.0.0:8080",
+            "443/tcp -> 0.0.0.0:8443",
+            "80/tcp -> [::]:80",
+            "80/tcp -> 0.0.0.0:80",
+        ];
+        ports.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            ports,
+            [
+                "80/tcp -> 0.0.0.0:80",
+                "80/tcp -> [::]:80",
+                "443/tcp -> 0.0.0.0:8443",
+                "8080/tcp -> 0.0.0.0:8080"
+            ]
+        );
+    }
+
+    #[test]
+    fn inspect_json_is_indented_by_four_spaces() {
+        let values = vec![serde_json::json!({"Name": "app", "Labels": {}})];
+        assert_eq!(
+            indented_json(&values),
+            "[\n    {\n        \"Name\": \"app\",\n        \"Labels\": {}\n    }\n]"
+        );
+    }
 
     #[test]
     fn os_errors_read_like_go() {

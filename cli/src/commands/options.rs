@@ -1,9 +1,13 @@
 //! The flags `run` and `create` share, and how they become a create request:
-//! environment (`-e`, `--env-file`), labels, entrypoint, network, restart
-//! policy, volumes, and the image with its command.
+//! environment (`-e`, `--env-file`), labels, entrypoint, networks and
+//! published ports, restart policy, volumes, and the image with its command.
 
 use berth_api::container::{ContainerConfig, CreateRequest, HostConfig, RestartPolicy};
+use berth_api::network::{
+    EndpointIpamConfig, EndpointSettings, NetworkModeKind, NetworkingConfig, PortBinding, StringMap,
+};
 use clap::ArgAction;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -42,9 +46,39 @@ pub struct ContainerOptions {
     /// Set meta data on a container
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Connect a container to a network (none, default, bridge, host)
-    #[arg(long, visible_alias = "net", default_value = "default")]
-    pub network: String,
+    /// Connect a container to a network (none, bridge, host, container:NAME,
+    /// a network's name or id, or name=NET,alias=A,ip=IP,...)
+    #[arg(long, visible_alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(
+        long = "network-alias",
+        visible_alias = "net-alias",
+        value_name = "ALIAS"
+    )]
+    pub network_aliases: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[HOSTIP:][HOSTPORT:]PORT[/PROTO]"
+    )]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "PORT[-END][/PROTO]")]
+    pub expose: Vec<String>,
     /// Signal to stop the container
     #[arg(long)]
     pub stop_signal: Option<String>,
@@ -95,6 +129,11 @@ impl ContainerOptions {
         }
         let (binds, anonymous): (Vec<String>, Vec<String>) =
             self.volumes.iter().cloned().partition(|v| v.contains(':'));
+        if let Some(mac) = &self.mac_address {
+            validate_mac(mac)?;
+        }
+        let ports = self.ports()?;
+        let network = self.networks()?;
         let attach_stdin = attach && self.interactive;
         let config = ContainerConfig {
             hostname: self.hostname.clone().unwrap_or_default(),
@@ -119,22 +158,350 @@ impl ContainerOptions {
             labels: parse_labels(&self.labels),
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
+            exposed_ports: (!ports.exposed.is_empty()).then_some(ports.exposed),
             ..ContainerConfig::default()
         };
-        let host_config = HostConfig {
+        let mut host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
-            network_mode: self.network.clone(),
+            network_mode: network.mode,
             restart_policy,
             auto_remove: self.rm,
             privileged: self.privileged,
             readonly_rootfs: self.read_only,
             ..HostConfig::default()
         };
+        host_config
+            .extra
+            .insert("PortBindings".into(), json!(ports.bindings));
+        host_config
+            .extra
+            .insert("PublishAllPorts".into(), json!(self.publish_all));
+        let networking_config =
+            serde_json::to_value(network.config).expect("a networking config always serializes");
         Ok(CreateRequest {
             config,
             host_config: Some(host_config),
-            networking_config: None,
+            networking_config: Some(networking_config),
         })
+    }
+
+    /// `-p` and `--expose` as docker's CLI turns them into `ExposedPorts`
+    /// and `PortBindings`: every published port is also exposed.
+    fn ports(&self) -> Result<Ports, String> {
+        let mut ports = Ports::default();
+        for spec in &self.publish {
+            let spec = publish_standard_notation(spec)?;
+            let pairs = berth_network::ports::parse_publish(&spec).map_err(|e| e.to_string())?;
+            for (port, binding) in pairs {
+                ports.exposed.insert(port.to_string(), json!({}));
+                ports
+                    .bindings
+                    .entry(port.to_string())
+                    .or_default()
+                    .push(PortBinding {
+                        host_ip: binding.host_ip,
+                        host_port: binding.host_port,
+                    });
+            }
+        }
+        for spec in &self.expose {
+            for port in parse_expose(spec)? {
+                ports.exposed.entry(port).or_insert_with(|| json!({}));
+            }
+        }
+        Ok(ports)
+    }
+
+    /// `--network` (the first one is the network mode) with `--network-alias`,
+    /// `--ip`, `--ip6` and `--mac-address` applied to the first network, as
+    /// docker's `parseNetworkOpts` does. Without `--network` the endpoint is
+    /// asked of the `default` network.
+    fn networks(&self) -> Result<Networks, String> {
+        let attachments = self
+            .network
+            .iter()
+            .map(|value| parse_attachment(value))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut endpoints = BTreeMap::new();
+        if attachments.is_empty() {
+            let mut attachment = Attachment {
+                target: "default".to_string(),
+                ..Attachment::default()
+            };
+            self.apply_to(&mut attachment)?;
+            endpoints.insert(attachment.target.clone(), attachment.endpoint()?);
+        }
+        let (mut user_defined, mut other) = (false, false);
+        for (i, mut attachment) in attachments.iter().cloned().enumerate() {
+            if NetworkModeKind::parse(&attachment.target).is_user_defined() {
+                user_defined = true;
+            } else {
+                other = true;
+            }
+            if i == 0 {
+                self.apply_to(&mut attachment)?;
+            }
+            let endpoint = attachment.endpoint()?;
+            if endpoints.contains_key(&attachment.target) {
+                return Err(format!(
+                    "network {:?} is specified multiple times",
+                    attachment.target
+                ));
+            }
+            // As docker: a lone network without options sends no endpoint.
+            if i == 0 && attachments.len() == 1 && endpoint == EndpointSettings::default() {
+                continue;
+            }
+            endpoints.insert(attachment.target, endpoint);
+        }
+        if user_defined && other {
+            return Err("conflicting options: cannot attach both user-defined and non-user-defined network-modes".to_string());
+        }
+        let mode = attachments
+            .first()
+            .map_or("default".to_string(), |a| a.target.clone());
+        Ok(Networks {
+            mode,
+            config: NetworkingConfig {
+                endpoints_config: endpoints,
+            },
+        })
+    }
+
+    /// Puts `--network-alias`, `--ip`, `--ip6` and `--mac-address` on an
+    /// attachment, refusing to mix them with the same setting given in
+    /// `--network name=...`.
+    fn apply_to(&self, attachment: &mut Attachment) -> Result<(), String> {
+        let conflict = |what: &str| Err(format!("conflicting options: cannot specify both {what}"));
+        if !attachment.aliases.is_empty() && !self.network_aliases.is_empty() {
+            return conflict("--network-alias and per-network alias");
+        }
+        if !attachment.ipv4_address.is_empty() && self.ip.is_some() {
+            return conflict("--ip and per-network IPv4 address");
+        }
+        if !attachment.ipv6_address.is_empty() && self.ip6.is_some() {
+            return conflict("--ip6 and per-network IPv6 address");
+        }
+        if !attachment.mac_address.is_empty() && self.mac_address.is_some() {
+            return conflict("--mac-address and per-network MAC address");
+        }
+        if !self.network_aliases.is_empty() {
+            attachment.aliases = self.network_aliases.clone();
+        }
+        if let Some(ip) = &self.ip {
+            attachment.ipv4_address = ip.clone();
+        }
+        if let Some(ip6) = &self.ip6 {
+            attachment.ipv6_address = ip6.clone();
+        }
+        if let Some(mac) = &self.mac_address {
+            attachment.mac_address = mac.clone();
+        }
+        Ok(())
+    }
+}
+
+/// What `-p` and `--expose` add to a create request.
+#[derive(Debug, Default)]
+struct Ports {
+    /// `Config.ExposedPorts`: `"80/tcp"` to `{}`.
+    exposed: BTreeMap<String, Value>,
+    /// `HostConfig.PortBindings`.
+    bindings: BTreeMap<String, Vec<PortBinding>>,
+}
+
+/// What `--network` and its companions add to a create request.
+#[derive(Debug)]
+struct Networks {
+    /// `HostConfig.NetworkMode`.
+    mode: String,
+    config: NetworkingConfig,
+}
+
+/// One `--network` value.
+#[derive(Debug, Clone, Default)]
+struct Attachment {
+    target: String,
+    aliases: Vec<String>,
+    driver_opts: StringMap,
+    ipv4_address: String,
+    ipv6_address: String,
+    link_local_ips: Vec<String>,
+    mac_address: String,
+}
+
+impl Attachment {
+    /// The endpoint asked for; aliases only on user-defined networks.
+    fn endpoint(&self) -> Result<EndpointSettings, String> {
+        if self.target.trim().is_empty() {
+            return Err("no name set for network".to_string());
+        }
+        if !NetworkModeKind::parse(&self.target).is_user_defined() && !self.aliases.is_empty() {
+            return Err(
+                "network-scoped aliases are only supported for user-defined networks".to_string(),
+            );
+        }
+        if !self.mac_address.is_empty() {
+            validate_mac(&self.mac_address)?;
+        }
+        let has_addresses = !self.ipv4_address.is_empty()
+            || !self.ipv6_address.is_empty()
+            || !self.link_local_ips.is_empty();
+        Ok(EndpointSettings {
+            ipam_config: has_addresses.then(|| EndpointIpamConfig {
+                ipv4_address: self.ipv4_address.clone(),
+                ipv6_address: self.ipv6_address.clone(),
+                link_local_ips: self.link_local_ips.clone(),
+            }),
+            aliases: (!self.aliases.is_empty()).then(|| self.aliases.clone()),
+            mac_address: self.mac_address.clone(),
+            driver_opts: (!self.driver_opts.is_empty()).then(|| self.driver_opts.clone()),
+            ..EndpointSettings::default()
+        })
+    }
+}
+
+/// A `--network` value: a plain name, or docker's advanced form
+/// `name=NET,alias=A,ip=IP,ip6=IP,mac-address=MAC,link-local-ip=IP,driver-opt=K=V`
+/// (which docker lowercases whole).
+fn parse_attachment(value: &str) -> Result<Attachment, String> {
+    if !is_advanced_network_syntax(value) {
+        return Ok(Attachment {
+            target: value.to_string(),
+            ..Attachment::default()
+        });
+    }
+    let mut attachment = Attachment::default();
+    for field in value.split(',') {
+        let lowered = field.to_lowercase();
+        let (key, val) = match lowered.split_once('=') {
+            Some((key, val)) if !key.is_empty() => (key.trim(), val.trim()),
+            _ => return Err(format!("invalid field {field}")),
+        };
+        match key {
+            "name" => attachment.target = val.to_string(),
+            "alias" => attachment.aliases.push(val.to_string()),
+            "ip" => attachment.ipv4_address = val.to_string(),
+            "ip6" => attachment.ipv6_address = val.to_string(),
+            "mac-address" => attachment.mac_address = val.to_string(),
+            "link-local-ip" => attachment.link_local_ips.push(val.to_string()),
+            "driver-opt" => match val.split_once('=') {
+                Some((k, v)) if !k.is_empty() => {
+                    attachment.driver_opts.insert(k.to_string(), v.to_string());
+                }
+                _ => return Err("invalid key value pair format in driver options".to_string()),
+            },
+            _ => return Err(format!("invalid field key {key}")),
+        }
+    }
+    if attachment.target.is_empty() {
+        return Err("network name/id is not specified".to_string());
+    }
+    Ok(attachment)
+}
+
+/// Docker's test for the advanced `--network` form: some `word=word`
+/// anywhere in the value.
+fn is_advanced_network_syntax(value: &str) -> bool {
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let bytes = value.as_bytes();
+    (1..bytes.len().saturating_sub(1))
+        .any(|i| bytes[i] == b'=' && word(bytes[i - 1]) && word(bytes[i + 1]))
+}
+
+/// The long `-p` form `target=80,published=8080,protocol=udp` in the short
+/// notation (`8080:80/udp`); other specs as they are.
+fn publish_standard_notation(spec: &str) -> Result<String, String> {
+    if !spec.contains('=') {
+        return Ok(spec.to_string());
+    }
+    let mut params: BTreeMap<&str, &str> = BTreeMap::from([("protocol", "tcp")]);
+    for param in spec.split(',') {
+        match param.split_once('=') {
+            Some((key, value)) if !key.is_empty() => {
+                params.insert(key, value);
+            }
+            _ => {
+                return Err(format!(
+                    "invalid publish opts format (should be name=value but got '{param}')"
+                ))
+            }
+        }
+    }
+    let get = |key: &str| params.get(key).copied().unwrap_or_default();
+    Ok(format!(
+        "{}:{}/{}",
+        get("published"),
+        get("target"),
+        get("protocol")
+    ))
+}
+
+/// One `--expose` value: `PORT[/PROTO]` or `START-END[/PROTO]`, as the
+/// `"80/tcp"` keys it exposes.
+fn parse_expose(spec: &str) -> Result<Vec<String>, String> {
+    if spec.contains(':') {
+        return Err(format!("invalid port format for --expose: {spec}"));
+    }
+    let (port, proto) = match spec.split('/').collect::<Vec<_>>()[..] {
+        [""] | ["", ..] => ("", "tcp"),
+        [port] | [port, ""] => (port, "tcp"),
+        [port, proto, ..] => (port, proto),
+        [] => ("", "tcp"),
+    };
+    let (start, end) = parse_port_range(port)
+        .map_err(|e| format!("invalid range format for --expose: {spec}, error: {e}"))?;
+    Ok((start..=end).map(|n| format!("{n}/{proto}")).collect())
+}
+
+/// `PORT` or `START-END`, with Go's `nat.ParsePortRange` messages.
+fn parse_port_range(ports: &str) -> Result<(u16, u16), String> {
+    if ports.is_empty() {
+        return Err("empty string specified for ports".to_string());
+    }
+    let Some((start, rest)) = ports.split_once('-') else {
+        let port = parse_uint16(ports)?;
+        return Ok((port, port));
+    };
+    let end = rest.split('-').next().unwrap_or_default();
+    let (start, end) = (parse_uint16(start)?, parse_uint16(end)?);
+    if end < start {
+        return Err(format!("invalid range specified for port: {ports}"));
+    }
+    Ok((start, end))
+}
+
+/// A port number, or Go's `strconv.ParseUint(text, 10, 16)` error.
+pub fn parse_uint16(text: &str) -> Result<u16, String> {
+    let error = |reason: &str| {
+        format!(
+            "strconv.ParseUint: parsing {}: {reason}",
+            crate::format::go_quote(text)
+        )
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(error("invalid syntax"));
+    }
+    text.parse().map_err(|_| error("value out of range"))
+}
+
+/// A MAC address as Go's `net.ParseMAC` takes it: 6, 8 or 20 bytes written
+/// `00:00:5e:00:53:01`, `00-00-5e-00-53-01` or `0000.5e00.5301`.
+fn validate_mac(mac: &str) -> Result<(), String> {
+    let hex = |group: &str, len: usize| {
+        group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let valid = [':', '-'].iter().any(|&separator| {
+        let groups: Vec<&str> = mac.split(separator).collect();
+        matches!(groups.len(), 6 | 8 | 20) && groups.iter().all(|g| hex(g, 2))
+    }) || {
+        let groups: Vec<&str> = mac.split('.').collect();
+        matches!(groups.len(), 3 | 4 | 10) && groups.iter().all(|g| hex(g, 4))
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("{mac} is not a valid mac address"))
     }
 }
 
@@ -240,6 +607,236 @@ pub fn parse_restart(policy: &str) -> Result<RestartPolicy, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    #[command(disable_help_flag = true)]
+    struct Create {
+        #[command(flatten)]
+        options: ContainerOptions,
+    }
+
+    /// The create body for `berth create ARGS... busybox`, as JSON.
+    fn body(args: &[&str]) -> Result<Value, String> {
+        let argv = std::iter::once("create")
+            .chain(args.iter().copied())
+            .chain(["busybox"]);
+        let request = Create::try_parse_from(argv)
+            .unwrap()
+            .options
+            .create_request(true)?;
+        Ok(serde_json::to_value(request).unwrap())
+    }
+
+    /// An endpoint as docker's CLI writes it: every field, nulls included.
+    fn endpoint(changes: Value) -> Value {
+        let mut endpoint = serde_json::to_value(EndpointSettings::default()).unwrap();
+        for (key, value) in changes.as_object().unwrap() {
+            endpoint[key] = value.clone();
+        }
+        endpoint
+    }
+
+    #[test]
+    fn publish_fills_exposed_ports_and_port_bindings() {
+        let body = body(&["-p", "127.0.0.1:8080:80/udp"]).unwrap();
+        assert_eq!(body["ExposedPorts"], json!({"80/udp": {}}));
+        assert_eq!(
+            body["HostConfig"]["PortBindings"],
+            json!({"80/udp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]})
+        );
+        assert_eq!(body["HostConfig"]["PublishAllPorts"], json!(false));
+    }
+
+    #[test]
+    fn publish_forms_ranges_expose_and_publish_all() {
+        let body = body(&[
+            "-p",
+            "8080:80",
+            "--publish",
+            "8081:80",
+            "-p",
+            "8000-8001:90-91",
+            "-p",
+            "127.0.0.1::53/udp",
+            "-p",
+            "[::1]:9000-9010:9000",
+            "-p",
+            "443",
+            "-p",
+            "target=7000,published=7001,protocol=sctp",
+            "--expose",
+            "5000-5001",
+            "--expose",
+            "80",
+            "--expose",
+            "6000/udp",
+            "-P",
+        ])
+        .unwrap();
+        assert_eq!(
+            body["ExposedPorts"],
+            json!({
+                "443/tcp": {}, "5000/tcp": {}, "5001/tcp": {}, "53/udp": {},
+                "6000/udp": {}, "7000/sctp": {}, "80/tcp": {}, "90/tcp": {},
+                "9000/tcp": {}, "91/tcp": {}
+            })
+        );
+        assert_eq!(
+            body["HostConfig"]["PortBindings"],
+            json!({
+                "443/tcp": [{"HostIp": "", "HostPort": ""}],
+                "53/udp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+                "7000/sctp": [{"HostIp": "", "HostPort": "7001"}],
+                "80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "", "HostPort": "8081"}],
+                "90/tcp": [{"HostIp": "", "HostPort": "8000"}],
+                "91/tcp": [{"HostIp": "", "HostPort": "8001"}],
+                "9000/tcp": [{"HostIp": "::1", "HostPort": "9000-9010"}]
+            })
+        );
+        assert_eq!(body["HostConfig"]["PublishAllPorts"], json!(true));
+    }
+
+    #[test]
+    fn bad_ports_are_refused_with_dockers_words() {
+        let err = |args: &[&str]| body(args).unwrap_err();
+        assert_eq!(err(&["-p", "8080:http"]), "invalid containerPort: http");
+        assert_eq!(
+            err(&["-p", "target=80,bogus"]),
+            "invalid publish opts format (should be name=value but got 'bogus')"
+        );
+        assert_eq!(
+            err(&["--expose", "8080:80"]),
+            "invalid port format for --expose: 8080:80"
+        );
+        assert_eq!(
+            err(&["--expose", "http"]),
+            "invalid range format for --expose: http, error: strconv.ParseUint: parsing \"http\": invalid syntax"
+        );
+        assert_eq!(
+            err(&["--expose", "90-80"]),
+            "invalid range format for --expose: 90-80, error: invalid range specified for port: 90-80"
+        );
+    }
+
+    #[test]
+    fn without_network_flags_the_default_network_gets_an_empty_endpoint() {
+        let body = body(&[]).unwrap();
+        assert_eq!(body["HostConfig"]["NetworkMode"], "default");
+        assert_eq!(
+            body["NetworkingConfig"],
+            json!({"EndpointsConfig": {"default": endpoint(json!({}))}})
+        );
+        assert_eq!(body["HostConfig"]["PortBindings"], json!({}));
+        assert!(body.get("ExposedPorts").is_none());
+        assert!(body.get("MacAddress").is_none());
+    }
+
+    #[test]
+    fn a_lone_network_without_options_sends_no_endpoint() {
+        for mode in ["app", "bridge", "host", "none", "container:db"] {
+            let body = body(&["--network", mode]).unwrap();
+            assert_eq!(body["HostConfig"]["NetworkMode"], mode);
+            assert_eq!(body["NetworkingConfig"], json!({"EndpointsConfig": {}}));
+        }
+    }
+
+    #[test]
+    fn alias_and_ip_go_to_the_first_networks_endpoint() {
+        let app = body(&[
+            "--network",
+            "app",
+            "--network-alias",
+            "web",
+            "--net-alias",
+            "www",
+            "--ip",
+            "10.1.0.9",
+        ])
+        .unwrap();
+        assert_eq!(app["HostConfig"]["NetworkMode"], "app");
+        assert_eq!(
+            app["NetworkingConfig"]["EndpointsConfig"],
+            json!({"app": endpoint(json!({
+                "IPAMConfig": {"IPv4Address": "10.1.0.9"},
+                "Aliases": ["web", "www"]
+            }))})
+        );
+        // The daemon, not the CLI, refuses an address on the default bridge.
+        let on_default = body(&["--ip", "172.17.0.9"]).unwrap();
+        assert_eq!(
+            on_default["NetworkingConfig"]["EndpointsConfig"]["default"]["IPAMConfig"],
+            json!({"IPv4Address": "172.17.0.9"})
+        );
+    }
+
+    #[test]
+    fn advanced_network_syntax_and_mac_addresses() {
+        let body = body(&[
+            "--network",
+            "name=app,alias=Web,ip=10.1.0.5,driver-opt=com.x=1",
+            "--network",
+            "db",
+            "--mac-address",
+            "92:d0:c6:0a:29:33",
+        ])
+        .unwrap();
+        assert_eq!(body["HostConfig"]["NetworkMode"], "app");
+        // Only in the endpoint: API 1.44 and later have no Config.MacAddress.
+        assert!(body.get("MacAddress").is_none());
+        assert_eq!(
+            body["NetworkingConfig"]["EndpointsConfig"],
+            json!({
+                "app": endpoint(json!({
+                    "IPAMConfig": {"IPv4Address": "10.1.0.5"},
+                    "Aliases": ["web"],
+                    "MacAddress": "92:d0:c6:0a:29:33",
+                    "DriverOpts": {"com.x": "1"}
+                })),
+                "db": endpoint(json!({}))
+            })
+        );
+        assert_eq!(
+            body_err(&["--mac-address", "92:d0:c6"]),
+            "92:d0:c6 is not a valid mac address"
+        );
+        assert!(validate_mac("0000.5e00.5301").is_ok());
+        assert!(validate_mac("00-00-5e-00-53-01").is_ok());
+    }
+
+    fn body_err(args: &[&str]) -> String {
+        body(args).unwrap_err()
+    }
+
+    #[test]
+    fn network_flags_are_refused_where_docker_refuses_them() {
+        let aliases_only = "network-scoped aliases are only supported for user-defined networks";
+        assert_eq!(body_err(&["--network-alias", "web"]), aliases_only);
+        assert_eq!(
+            body_err(&["--network", "bridge", "--network-alias", "web"]),
+            aliases_only
+        );
+        assert_eq!(
+            body_err(&["--network", "app", "--network", "bridge"]),
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+        );
+        assert_eq!(
+            body_err(&["--network", "app", "--network", "app"]),
+            "network \"app\" is specified multiple times"
+        );
+        assert_eq!(
+            body_err(&["--network", "name=app,alias=a", "--network-alias", "b"]),
+            "conflicting options: cannot specify both --network-alias and per-network alias"
+        );
+        assert_eq!(
+            body_err(&["--network", "alias=a,ip=1"]),
+            "network name/id is not specified"
+        );
+        assert_eq!(
+            body_err(&["--network", "name=app,colour=red"]),
+            "invalid field key colour"
+        );
+    }
 
     fn env_of(key: &str) -> Option<String> {
         match key {

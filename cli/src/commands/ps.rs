@@ -5,8 +5,10 @@ use super::out;
 use crate::format::table::ListFormat;
 use crate::format::{ellipsis, go_quote, go_time, short_id, time_ago};
 use berth_api::container::ContainerSummary;
+use berth_api::network::Port;
 use berth_api::Filters;
 use berth_client::{Client, ListContainersOptions};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Docker's default `ps` table.
@@ -182,25 +184,91 @@ fn names(names: &[String], trunc: bool) -> String {
     names.join(",")
 }
 
-/// PORTS: `0.0.0.0:8080->80/tcp, 53/udp`.
+/// PORTS, as docker's `DisplayablePorts` shows them: sorted by container
+/// port; consecutive ports published on their own number (or not at all)
+/// with the same address and protocol shown as one range
+/// (`0.0.0.0:8000-8001->8000-8001/tcp`, `53-54/udp`); then the ports
+/// published on another number (`[::]:8080->80/tcp`).
 fn ports(ports: &[Value]) -> String {
-    ports
+    let mut ports: Vec<Port> = ports
         .iter()
-        .map(|p| {
-            let private = p.get("PrivatePort").and_then(Value::as_u64).unwrap_or(0);
-            let kind = p.get("Type").and_then(Value::as_str).unwrap_or("tcp");
-            let public = p.get("PublicPort").and_then(Value::as_u64).unwrap_or(0);
-            if public == 0 {
-                return format!("{private}/{kind}");
+        .filter_map(|p| Port::deserialize(p).ok())
+        .collect();
+    ports.sort_by(compare_ports);
+    let mut groups: Vec<PortGroup> = Vec::new();
+    let mut result = Vec::new();
+    let mut host_mappings = Vec::new();
+    for port in &ports {
+        let current = port.private_port;
+        let key = if port.ip.is_empty() {
+            port.kind.clone()
+        } else if port.public_port != current {
+            let host = join_host_port(&port.ip, &port.public_port.to_string());
+            host_mappings.push(format!("{host}->{current}/{}", port.kind));
+            continue;
+        } else {
+            format!("{}/{}", port.ip, port.kind)
+        };
+        match groups.iter_mut().find(|g| g.key == key) {
+            None => groups.push(PortGroup {
+                key,
+                first: current,
+                last: current,
+            }),
+            Some(group) if current == group.last.wrapping_add(1) => group.last = current,
+            Some(group) => {
+                result.push(group.to_string());
+                (group.first, group.last) = (current, current);
             }
-            match p.get("IP").and_then(Value::as_str).unwrap_or("") {
-                "" => format!("{public}->{private}/{kind}"),
-                ip if ip.contains(':') => format!("[{ip}]:{public}->{private}/{kind}"),
-                ip => format!("{ip}:{public}->{private}/{kind}"),
-            }
+        }
+    }
+    result.extend(groups.iter().map(PortGroup::to_string));
+    result.extend(host_mappings);
+    result.join(", ")
+}
+
+/// A run of ports keyed `proto` or `ip/proto`.
+struct PortGroup {
+    key: String,
+    first: u16,
+    last: u16,
+}
+
+impl std::fmt::Display for PortGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ip, proto) = self.key.split_once('/').unwrap_or(("", &self.key));
+        let mut range = self.first.to_string();
+        if self.first != self.last {
+            range = format!("{range}-{}", self.last);
+        }
+        if ip.is_empty() {
+            write!(f, "{range}/{proto}")
+        } else {
+            write!(f, "{}->{range}/{proto}", join_host_port(ip, &range))
+        }
+    }
+}
+
+/// Container port, then host address (numerically), host port, protocol.
+fn compare_ports(a: &Port, b: &Port) -> std::cmp::Ordering {
+    let address = |p: &Port| p.ip.parse::<std::net::IpAddr>().ok();
+    a.private_port
+        .cmp(&b.private_port)
+        .then_with(|| match (address(a), address(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => a.ip.cmp(&b.ip),
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .then_with(|| a.public_port.cmp(&b.public_port))
+        .then_with(|| a.kind.cmp(&b.kind))
+}
+
+/// Go's `net.JoinHostPort`: IPv6 hosts in brackets.
+fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 #[cfg(test)]
@@ -321,8 +389,35 @@ fedcba987654   busybox   \"/bin/sh -c 'while t…\"   10 minutes ago   Exited (0
         ];
         assert_eq!(
             ports(&list),
-            "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 53/udp"
+            "53/udp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
         );
+    }
+
+    #[test]
+    fn consecutive_ports_group_into_ranges_like_docker() {
+        let port = |ip: &str, private: u16, public: u16, kind: &str| json!({"IP": ip, "PrivatePort": private, "PublicPort": public, "Type": kind});
+        // docker run -p 8000-8002:8000-8002 -p 9090:90 --expose 53-54/udp
+        let list = vec![
+            port("::", 8001, 8001, "tcp"),
+            port("0.0.0.0", 8000, 8000, "tcp"),
+            port("0.0.0.0", 8002, 8002, "tcp"),
+            port("0.0.0.0", 90, 9090, "tcp"),
+            json!({"PrivatePort": 54, "Type": "udp"}),
+            json!({"PrivatePort": 53, "Type": "udp"}),
+            port("0.0.0.0", 8001, 8001, "tcp"),
+            port("::", 8000, 8000, "tcp"),
+            port("::", 8002, 8002, "tcp"),
+        ];
+        assert_eq!(
+            ports(&list),
+            "53-54/udp, 0.0.0.0:8000-8002->8000-8002/tcp, [::]:8000-8002->8000-8002/tcp, \
+             0.0.0.0:9090->90/tcp"
+        );
+        let gap = vec![
+            json!({"PrivatePort": 80, "Type": "tcp"}),
+            json!({"PrivatePort": 82, "Type": "tcp"}),
+        ];
+        assert_eq!(ports(&gap), "80/tcp, 82/tcp");
     }
 
     #[test]

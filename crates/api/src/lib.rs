@@ -9,6 +9,7 @@ pub mod container;
 pub mod error;
 pub mod filters;
 pub mod image;
+pub mod network;
 pub mod strslice;
 pub mod system;
 pub mod time;

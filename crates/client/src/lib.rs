@@ -23,6 +23,7 @@ mod error;
 mod events;
 mod exec;
 mod images;
+mod networks;
 mod query;
 mod stats;
 mod system;

@@ -1,8 +1,10 @@
 //! One container: its persisted record, and the in-memory handles that
 //! waiters and streams watch.
 
+pub use super::endpoints::{Attachment, PublishedPort};
 use berth_api::container::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -63,6 +65,13 @@ pub struct Record {
     pub host_config: HostConfig,
     pub state: State,
     pub restart_count: i64,
+    /// The networks the container is connected to, by network name: what
+    /// the client asked for, and the endpoint while the container runs.
+    #[serde(default)]
+    pub networks: BTreeMap<String, Attachment>,
+    /// Ports published in the current run.
+    #[serde(default)]
+    pub ports: Vec<PublishedPort>,
 }
 
 impl Record {

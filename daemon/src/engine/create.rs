@@ -3,7 +3,7 @@
 
 use super::container::{write_atomic, Container, Record, State, Status};
 use super::{blocking, image_error, names, now_rfc3339, Engine};
-use berth_api::container::{valid_container_name, ContainerConfig, CreateRequest, HostConfig};
+use berth_api::container::{valid_container_name, ContainerConfig, CreateRequest};
 use berth_api::ApiError;
 use berth_image::RunConfig;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ impl Engine {
                 "No image specified: config.Image is required",
             ));
         }
-        check_network_mode(&host_config)?;
+        let networks = self.attachments(&host_config, request.networking_config.as_ref())?;
         match host_config
             .extra
             .get("CgroupnsMode")
@@ -89,6 +89,8 @@ impl Engine {
                 finished_at: None,
             },
             restart_count: 0,
+            networks,
+            ports: Vec::new(),
         };
         let dir = self.paths.container_dir(&id);
         let record_path = self.paths.record_path(&id);
@@ -116,15 +118,6 @@ impl Engine {
             self.limit_warnings(&id, &container.record().host_config)
         };
         Ok((id, warnings))
-    }
-}
-
-fn check_network_mode(host: &HostConfig) -> Result<(), ApiError> {
-    match host.network_mode.as_str() {
-        "" | "default" | "bridge" | "none" => Ok(()),
-        other => Err(ApiError::invalid(format!(
-            "network mode {other:?} is not supported yet: use none or default"
-        ))),
     }
 }
 

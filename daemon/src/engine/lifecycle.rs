@@ -4,16 +4,12 @@
 use super::container::{Container, Lifecycle, Status};
 use super::{blocking, image_error, now_rfc3339, Engine};
 use berth_api::ApiError;
-use berth_runtime::{
-    ContainerSpec, FileBind, NetworkNamespace, ProcessSpec, RootfsSpec, StartReport,
-};
+use berth_runtime::{ContainerSpec, FileBind, ProcessSpec, RootfsSpec, StartReport};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
-
-const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
 /// How long stop and kill wait for a SIGKILLed container to be reaped.
 const KILL_GRACE: Duration = Duration::from_secs(30);
@@ -211,6 +207,7 @@ impl Engine {
                 )
             }
         };
+        self.release_networks(container).await;
         let host_config = container.record().host_config.clone();
         let oom_killed = self.oom_killed(&container.id, &host_config);
         self.remove_cgroup(&container.id, &host_config);
@@ -289,6 +286,13 @@ impl Engine {
         for warning in &warnings {
             tracing::warn!(container = %record.id, %warning, "limit not applied");
         }
+        let prepared = match self.prepare_networks(container).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.remove_cgroup(&record.id, &record.host_config);
+                return Err(e);
+            }
+        };
         let spec = ContainerSpec {
             id: record.id.clone(),
             cgroup_procs,
@@ -329,28 +333,32 @@ impl Engine {
                 .collect(),
             log_path: self.paths.log_path(&record.id),
             exit_path: self.paths.exit_path(&record.id),
-            network: NetworkNamespace::New,
+            network: prepared.network,
         };
         let hostname = record.config.hostname.clone();
         let shim = self.paths.shim.clone();
         let spec_path = runtime_dir.join("spec.json");
+        let (hosts, resolv_conf, netns) = (prepared.hosts, prepared.resolv_conf, prepared.netns);
         let report = blocking(move || {
             let io = |e: std::io::Error| ApiError::system(format!("preparing container: {e}"));
             std::fs::create_dir_all(&runtime_dir).map_err(io)?;
             let _ = std::fs::remove_file(&spec.exit_path);
             std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io)?;
-            std::fs::write(dir.join("hosts"), HOSTS).map_err(io)?;
-            let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
-            std::fs::write(dir.join("resolv.conf"), resolv).map_err(io)?;
+            std::fs::write(dir.join("hosts"), hosts).map_err(io)?;
+            std::fs::write(dir.join("resolv.conf"), resolv_conf).map_err(io)?;
             let bytes = serde_json::to_vec(&spec).expect("specs serialize");
             std::fs::write(&spec_path, bytes).map_err(io)?;
-            berth_runtime::launch(&shim, &spec_path)
-                .map_err(|e| ApiError::system(format!("starting container monitor: {e}")))
+            let report = berth_runtime::launch(&shim, &spec_path)
+                .map_err(|e| ApiError::system(format!("starting container monitor: {e}")));
+            // The init has joined the namespace (or failed): let go of it.
+            drop(netns);
+            report
         })
         .await;
         let report = match report {
             Ok(report) => report,
             Err(e) => {
+                self.release_networks(container).await;
                 self.remove_cgroup(&record.id, &record.host_config);
                 return Err(e);
             }
@@ -379,6 +387,7 @@ impl Engine {
                 Ok(())
             }
             StartReport::Failed { message, exit_code } => {
+                self.release_networks(container).await;
                 self.remove_cgroup(&record.id, &record.host_config);
                 let auto_remove = {
                     let mut record = container.record();

@@ -8,11 +8,14 @@ pub mod cgroups;
 mod container;
 mod create;
 pub mod detach;
+mod endpoints;
 pub mod events;
 pub mod exec;
 mod lifecycle;
 pub mod logs;
 mod names;
+mod network_api;
+pub mod networks;
 mod pause;
 mod rename_top;
 mod update;
@@ -76,12 +79,18 @@ pub struct Engine {
     /// None when the host's cgroups could not be read: containers then run
     /// without limits, and say so in the log.
     pub cgroups: Option<cgroups::Cgroups>,
+    /// Networks, endpoints, published ports, the firewall and DNS.
+    pub net: endpoints::NetState,
     table: RwLock<Table>,
 }
 
 impl Engine {
     /// Opens the roots, loads container records and re-adopts live monitors.
-    pub async fn open(paths: Paths, cgroup_parent: String) -> anyhow::Result<Arc<Engine>> {
+    pub async fn open(
+        paths: Paths,
+        cgroup_parent: String,
+        network: networks::Config,
+    ) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
         for dir in [
             paths.data_root.join("containers"),
@@ -93,7 +102,10 @@ impl Engine {
         let images = Arc::new(
             ImageStore::open(paths.data_root.join("image")).context("opening the image store")?,
         );
+        let networks = networks::Networks::open(paths.data_root.join("network"), network)
+            .context("opening the network store")?;
         let engine = Engine {
+            net: endpoints::NetState::new(networks),
             paths,
             images,
             events: Arc::default(),
@@ -111,7 +123,9 @@ impl Engine {
             table: RwLock::new(Table::default()),
         };
         let engine = Arc::new(engine);
-        for container in engine.load_containers()? {
+        let containers = engine.load_containers()?;
+        engine.reconcile_networks(&containers).await;
+        for container in containers {
             engine.adopt(container);
         }
         Ok(engine)

@@ -126,26 +126,8 @@ impl Engine {
             },
             mounts: Vec::new(),
             config,
-            network_settings: json!({
-                "Bridge": "",
-                "SandboxID": "",
-                "SandboxKey": "",
-                "Ports": {},
-                "HairpinMode": false,
-                "LinkLocalIPv6Address": "",
-                "LinkLocalIPv6PrefixLen": 0,
-                "SecondaryIPAddresses": null,
-                "SecondaryIPv6Addresses": null,
-                "EndpointID": "",
-                "Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "IPv6Gateway": "",
-                "MacAddress": "",
-                "Networks": {},
-            }),
+            network_settings: serde_json::to_value(self.network_settings(&r))
+                .expect("network settings serialize"),
         })
     }
 
@@ -157,12 +139,15 @@ impl Engine {
             image_id: r.image_id.clone(),
             command: command_line(&r.path, &r.args),
             created: unix_seconds(&r.created),
-            ports: Vec::new(),
+            ports: super::network_api::summary_ports(r)
+                .iter()
+                .map(|p| serde_json::to_value(p).expect("ports serialize"))
+                .collect(),
             labels: r.config.labels.clone(),
             state: r.state.status.as_str().to_string(),
             status: status_text(r),
             host_config: json!({ "NetworkMode": network_mode(r) }),
-            network_settings: json!({ "Networks": {} }),
+            network_settings: json!({ "Networks": self.endpoint_settings(r) }),
             mounts: Vec::new(),
         }
     }

@@ -5,6 +5,7 @@ mod containers;
 mod exec;
 mod hijack;
 mod images;
+mod networks;
 mod system;
 
 use crate::engine::Engine;
@@ -68,6 +69,15 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         }
         (&Method::DELETE, ["images", name @ ..]) if !name.is_empty() => {
             images::remove(&engine, &name.join("/"), &query).await
+        }
+        (&Method::GET, ["networks"]) => networks::list(&engine, &query).await,
+        (&Method::POST, ["networks", "create"]) => networks::create(&engine, req).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune(&engine, &query).await,
+        (&Method::GET, ["networks", id]) => networks::inspect(&engine, id).await,
+        (&Method::DELETE, ["networks", id]) => networks::remove(&engine, id).await,
+        (&Method::POST, ["networks", id, "connect"]) => networks::connect(&engine, id, req).await,
+        (&Method::POST, ["networks", id, "disconnect"]) => {
+            networks::disconnect(&engine, id, req).await
         }
         _ => Err(ApiError::not_found("page not found")),
     }
