@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Berth needs on a Debian machine:
 # busybox-static (the test image), docker.io (the reference docker CLI and
-# dockerd for benchmarks), hyperfine (benchmarks), and docker-py + pytest.
+# dockerd for benchmarks), hyperfine (benchmarks), nftables (berthd's NAT
+# and isolation rules go through `nft`), iproute2 (tests' clean-up), and
+# docker-py + pytest.
 set -euo pipefail
 
 missing=()
@@ -11,6 +13,8 @@ command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

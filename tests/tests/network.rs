@@ -164,6 +164,8 @@ fn published_ports_are_reached_from_localhost_and_shown_like_docker() {
         r.stderr
     );
     assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
+    // Only the two running containers have endpoints on the bridge.
+    assert_eq!(ports_of(&d.net.bridge()).len(), 2);
 }
 
 #[test]
@@ -415,7 +417,9 @@ fn berth_network_commands_and_published_ports() {
     let missing = d.berth(&["port", "site", "81"]);
     assert_eq!(missing.code, 1);
     assert!(
-        missing.stderr.contains("No public port '81' published for site"),
+        missing
+            .stderr
+            .contains("No public port '81' published for site"),
         "{}",
         missing.stderr
     );
@@ -483,4 +487,114 @@ fn bad_network_requests_get_clear_errors() {
     assert_eq!(r.status, 400, "{}", r.text());
     // The daemon still serves.
     assert_eq!(d.get("/networks/bridge").status, 200);
+}
+
+#[test]
+fn overlapping_subnets_and_double_connects_are_refused_and_leave_nothing() {
+    let d = Daemon::with_busybox();
+    let subnet = format!("10.{}.90.0/24", 100 + d.net.index);
+    let inner = format!("10.{}.90.128/25", 100 + d.net.index);
+    d.docker(&["network", "create", "--subnet", &subnet, "first"])
+        .ok();
+    let r = d.post_json(
+        "/networks/create",
+        &serde_json::json!({"Name": "second", "IPAM": {"Config": [{"Subnet": inner}]}}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "Pool overlaps with other one on this address space"
+    );
+    assert_eq!(d.get("/networks/second").status, 404);
+
+    d.docker(&["run", "-d", "--name", "twice", "busybox", "sleep", "300"])
+        .ok();
+    d.docker(&["network", "connect", "first", "twice"]).ok();
+    let again = d.post_json(
+        "/networks/first/connect",
+        &serde_json::json!({"Container": "twice"}),
+    );
+    assert_eq!(again.status, 403, "{}", again.text());
+    assert!(again.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("already exists in network first"));
+    // One endpoint, on eth1, as before the refused connect.
+    let links = d
+        .docker(&["exec", "twice", "ls", "/sys/class/net"])
+        .ok()
+        .stdout;
+    assert_eq!(links, "eth0\neth1\nlo\n");
+}
+
+#[test]
+fn networks_and_published_ports_survive_a_daemon_restart() {
+    let mut d = Daemon::with_busybox();
+    d.docker(&["network", "create", "kept"]).ok();
+    let port = free_port();
+    serve(
+        &d,
+        "kept1",
+        "hello-again",
+        &["--network", "kept", "-p", &format!("{port}:80")],
+    );
+    assert!(fetch_local(port).contains("hello-again"));
+    let ip = inspect(&d, "kept1", "{{.NetworkSettings.Networks.kept.IPAddress}}");
+    d.kill9();
+    d.restart();
+    assert!(fetch_local(port).contains("hello-again"));
+    // Names still resolve (the DNS server serves again), and a new
+    // container does not get the address that is still in use.
+    assert!(get_from(&d, "kept", "kept1").is_some_and(|b| b.contains("hello-again")));
+    serve(&d, "kept2", "other", &["--network", "kept"]);
+    assert_ne!(
+        inspect(&d, "kept2", "{{.NetworkSettings.Networks.kept.IPAddress}}"),
+        ip
+    );
+    // The port is still held for kept1.
+    let r = d.docker(&["run", "-d", "-p", &format!("{port}:80"), "busybox", "true"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    d.docker(&["rm", "-f", "kept1", "kept2"]).ok();
+    assert!(ports_of(&format!("br-{}", &inspect_network_id(&d, "kept")[..12])).is_empty());
+}
+
+fn inspect_network_id(d: &Daemon, name: &str) -> String {
+    d.get(&format!("/networks/{name}")).json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn network_events_are_published() {
+    let d = Daemon::with_busybox();
+    d.docker(&["network", "create", "evnet"]).ok();
+    d.docker(&["run", "--rm", "--network", "evnet", "busybox", "true"])
+        .ok();
+    d.docker(&["network", "rm", "evnet"]).ok();
+    let events = d
+        .docker(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &format!(
+                "{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+                    + 1
+            ),
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(
+        events,
+        "create evnet\nconnect evnet\ndisconnect evnet\ndestroy evnet\n"
+    );
 }
