@@ -153,6 +153,16 @@ fn published_ports_are_reached_from_localhost_and_shown_like_docker() {
     .unwrap();
     assert!(fetch_local(host_port).contains("hello-random"));
 
+    // -P publishes every exposed port on a random host port.
+    serve(&d, "all", "hello-all", &["-P", "--expose", "80"]);
+    let all_port: u16 = d.get("/containers/all/json").json()["NetworkSettings"]["Ports"]["80/tcp"]
+        [0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(fetch_local(all_port).contains("hello-all"));
+
     // A taken host port: a clear error at start, and nothing is left.
     let r = d.docker(&[
         "run", "-d", "--name", "clash", "-p", &mapping, "busybox", "sleep", "60",
@@ -164,8 +174,8 @@ fn published_ports_are_reached_from_localhost_and_shown_like_docker() {
         r.stderr
     );
     assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
-    // Only the two running containers have endpoints on the bridge.
-    assert_eq!(ports_of(&d.net.bridge()).len(), 2);
+    // Only the three running containers have endpoints on the bridge.
+    assert_eq!(ports_of(&d.net.bridge()).len(), 3);
 }
 
 #[test]

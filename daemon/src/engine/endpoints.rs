@@ -81,6 +81,7 @@ pub struct NetState {
     bridges_up: Mutex<HashSet<String>>,
     live: Mutex<HashMap<String, Live>>,
     upstreams: Vec<SocketAddr>,
+    firewall_lock: tokio::sync::Mutex<()>,
 }
 
 impl NetState {
@@ -92,6 +93,7 @@ impl NetState {
             bridges_up: Mutex::default(),
             live: Mutex::default(),
             upstreams: dns::host_upstreams(),
+            firewall_lock: tokio::sync::Mutex::default(),
         }
     }
 
@@ -115,6 +117,15 @@ fn primary_name(host: &HostConfig) -> &str {
         "" | "default" => "bridge",
         mode => mode,
     }
+}
+
+/// The attachment to the network `NetworkMode` names (by name, id or id
+/// prefix): it gets `eth0`, the default route and the published ports.
+fn primary_attachment(r: &Record) -> Option<(&String, &Attachment)> {
+    let mode = primary_name(&r.host_config);
+    r.networks
+        .iter()
+        .find(|(name, a)| name.as_str() == mode || a.network_id.starts_with(mode))
 }
 
 fn user_defined(network: &NetworkRecord) -> bool {
@@ -271,8 +282,9 @@ impl Engine {
         let netns = Netns::create()
             .map_err(|e| ApiError::system(format!("creating network namespace: {e}")))?;
         // The primary network first: it gets eth0 and the default route.
+        let primary = primary_attachment(&record).map(|(name, _)| name.clone());
         let mut ordered = networks;
-        ordered.sort_by_key(|(name, _, _)| *name != primary);
+        ordered.sort_by_key(|(name, _, _)| Some(name) != primary.as_ref());
         let mut attached: Vec<(String, Endpoint)> = Vec::new();
         for (index, (name, attachment, network)) in ordered.iter().enumerate() {
             match self
@@ -664,6 +676,9 @@ impl Engine {
     /// Rewrites the nftables table from the networks and every running
     /// container's published ports.
     pub(super) async fn sync_firewall(&self) -> Result<(), ApiError> {
+        // One at a time: each run computes the whole table from the state it
+        // sees, so a later state must never be overwritten by an earlier one.
+        let _serial = self.net.firewall_lock.lock().await;
         let up = self
             .net
             .bridges_up
@@ -687,11 +702,7 @@ impl Engine {
         let mut port_rules = Vec::new();
         for container in self.all() {
             let r = container.record();
-            let Some(primary) = r
-                .networks
-                .get(primary_name(&r.host_config))
-                .and_then(|a| a.endpoint.as_ref())
-            else {
+            let Some(primary) = primary_attachment(&r).and_then(|(_, a)| a.endpoint.as_ref()) else {
                 continue;
             };
             for p in &r.ports {
