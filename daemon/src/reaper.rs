@@ -7,16 +7,22 @@
 //! died first. Left alone, such a zombie stays in the container's pid
 //! namespace and the namespace's init waits for it forever when it exits.
 //!
-//! On every SIGCHLD the reaper looks for zombie children of berthd that live
+//! After a SIGCHLD the reaper looks for zombie children of berthd that live
 //! in a nested pid namespace (`NSpid` has more than one entry) and reaps them
 //! by pid. berthd never starts such a process itself, so this never takes an
-//! exit status another part of berthd waits for.
+//! exit status another part of berthd waits for. Such orphans are rare and
+//! the scan reads every process's `stat`, so it runs at most once a
+//! [`SCAN_INTERVAL`]: SIGCHLDs that arrive meanwhile are folded into one.
 
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
+use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// Runs until the runtime stops; at most one scan per burst of SIGCHLDs.
+/// The shortest time between two scans.
+const SCAN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Runs until the runtime stops.
 pub async fn run() {
     let mut sigchld = match signal(SignalKind::child()) {
         Ok(stream) => stream,
@@ -31,6 +37,7 @@ pub async fn run() {
             tracing::debug!(pid, "reaping an orphan from a container");
             let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
         }
+        tokio::time::sleep(SCAN_INTERVAL).await;
     }
 }
 

@@ -174,8 +174,13 @@ fn published_ports_are_reached_from_localhost_and_shown_like_docker() {
         r.stderr
     );
     assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
-    // Only the three running containers have endpoints on the bridge.
-    assert_eq!(ports_of(&d.net.bridge()).len(), 3);
+    // Only the three running containers keep endpoints on the bridge.
+    assert!(
+        eventually(Duration::from_secs(5), || ports_of(&d.net.bridge()).len()
+            == 3),
+        "{:?}",
+        ports_of(&d.net.bridge())
+    );
 }
 
 #[test]
@@ -342,8 +347,16 @@ fn nothing_is_left_behind() {
     assert!(nft_tables().contains(&table));
 
     d.docker(&["rm", "-f", "ca", "cb"]).ok();
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
-    assert!(ports_of(&user_bridge).is_empty());
+    // The veths go with the containers' namespaces, in the background.
+    assert!(
+        eventually(Duration::from_secs(5), || ports_of(&bridge).is_empty()),
+        "{:?}",
+        ports_of(&bridge)
+    );
+    assert!(eventually(Duration::from_secs(5), || ports_of(
+        &user_bridge
+    )
+    .is_empty()));
     d.docker(&["network", "rm", "gone"]).ok();
     assert!(!link_exists(&user_bridge));
     d.stop();
@@ -565,7 +578,8 @@ fn networks_and_published_ports_survive_a_daemon_restart() {
     let r = d.docker(&["run", "-d", "-p", &format!("{port}:80"), "busybox", "true"]);
     assert_ne!(r.code, 0, "{}", r.stdout);
     d.docker(&["rm", "-f", "kept1", "kept2"]).ok();
-    assert!(ports_of(&format!("br-{}", &inspect_network_id(&d, "kept")[..12])).is_empty());
+    let bridge = format!("br-{}", &inspect_network_id(&d, "kept")[..12]);
+    assert!(eventually(Duration::from_secs(5), || ports_of(&bridge).is_empty()));
 }
 
 fn inspect_network_id(d: &Daemon, name: &str) -> String {

@@ -1,10 +1,8 @@
 //! `berth inspect`: raw JSON for containers and images (a container is tried
 //! first), printed as docker prints it, or through `-f/--format`.
 
-use super::{out, StatusError};
-use crate::format::template::{Missing, Template};
+use super::{inspect_template, print_inspected};
 use berth_client::{Client, ClientError};
-use serde::Serialize;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,15 +25,7 @@ pub struct InspectArgs {
 
 /// `berth inspect`.
 pub async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
-    let template = args
-        .format
-        .as_deref()
-        .map(Template::parse)
-        .transpose()
-        .map_err(|e| StatusError {
-            status: 64,
-            message: format!("template parsing error: {e}"),
-        })?;
+    let template = inspect_template(args.format.as_deref())?;
     let mut found = Vec::new();
     let mut failures = Vec::new();
     for name in &args.names {
@@ -44,17 +34,7 @@ pub async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
             Err(e) => failures.push(e),
         }
     }
-    match &template {
-        Some(template) => {
-            let mut text = String::new();
-            for value in &found {
-                text.push_str(&template.render(value, Missing::NoValue)?);
-                text.push('\n');
-            }
-            out(&text);
-        }
-        None => out(&format!("{}\n", indented(&found))),
-    }
+    print_inspected(&found, template.as_ref())?;
     if failures.is_empty() {
         Ok(())
     } else {
@@ -82,32 +62,5 @@ async fn lookup(client: &Client, name: &str, kind: Option<ObjectType>) -> Result
         Err(e) if e.is_not_found() && kind == Some(ObjectType::Image) => Err(missing("image")),
         Err(e) if e.is_not_found() => Err(missing("object")),
         Err(e) => Err(other(e)),
-    }
-}
-
-/// JSON indented by four spaces, as docker's `json.MarshalIndent` output.
-fn indented(values: &[Value]) -> String {
-    let mut buffer = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut buffer, formatter);
-    values
-        .serialize(&mut serializer)
-        .expect("JSON values always serialize");
-    String::from_utf8(buffer).expect("serde_json writes UTF-8")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn output_is_an_array_indented_by_four_spaces_in_the_daemons_key_order() {
-        let values = vec![json!({"Args": [], "Id": "abc", "State": {"Pid": 1}})];
-        assert_eq!(
-            indented(&values),
-            "[\n    {\n        \"Args\": [],\n        \"Id\": \"abc\",\n        \"State\": {\n            \"Pid\": 1\n        }\n    }\n]"
-        );
-        assert_eq!(indented(&[]), "[]");
     }
 }

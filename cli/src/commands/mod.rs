@@ -19,6 +19,7 @@ pub mod stats;
 pub mod system;
 pub mod top;
 
+use crate::format::template::{Missing, Template};
 use berth_client::ClientError;
 use std::cmp::Ordering;
 use std::fmt;
@@ -125,6 +126,37 @@ pub fn confirm(message: &str) -> bool {
     }
 }
 
+/// `-f/--format` of an inspect command; a bad template is status 64.
+pub fn inspect_template(format: Option<&str>) -> Result<Option<Template>, StatusError> {
+    format
+        .map(Template::parse)
+        .transpose()
+        .map_err(|e| StatusError {
+            status: 64,
+            message: format!("template parsing error: {e}"),
+        })
+}
+
+/// Prints what an inspect command found: one JSON array indented as docker
+/// indents it, or the template once per object.
+pub fn print_inspected(
+    found: &[serde_json::Value],
+    template: Option<&Template>,
+) -> anyhow::Result<()> {
+    match template {
+        Some(template) => {
+            let mut text = String::new();
+            for value in found {
+                text.push_str(&template.render(value, Missing::NoValue)?);
+                text.push('\n');
+            }
+            out(&text);
+        }
+        None => out(&format!("{}\n", indented_json(&found))),
+    }
+    Ok(())
+}
+
 /// JSON indented by four spaces, as docker's `inspect` commands print it.
 pub fn indented_json(value: &impl serde::Serialize) -> String {
     let mut buffer = Vec::new();
@@ -181,6 +213,17 @@ fn end_of_digits(s: &[u8], from: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn inspect_output_is_an_array_indented_by_four_spaces_in_the_daemons_key_order() {
+        let values = vec![serde_json::json!({"Args": [], "Id": "abc", "State": {"Pid": 1}})];
+        assert_eq!(
+            indented_json(&values),
+            "[\n    {\n        \"Args\": [],\n        \"Id\": \"abc\",\n        \"State\": {\n            \"Pid\": 1\n        }\n    }\n]"
+        );
+        assert_eq!(indented_json(&Vec::<serde_json::Value>::new()), "[]");
+    }
+
     use super::*;
 
     #[test]

@@ -5,10 +5,9 @@
 
 use super::options::parse_labels;
 use super::ps::parse_filters;
-use super::{confirm, indented_json, natural_cmp, out, StatusError};
+use super::{confirm, inspect_template, natural_cmp, out, print_inspected, StatusError};
 use crate::format::short_id;
 use crate::format::table::ListFormat;
-use crate::format::template::{Missing, Template};
 use berth_api::network::{
     ConfigReference, ConnectRequest, DisconnectRequest, EndpointIpamConfig, EndpointSettings, Ipam,
     IpamConfig, Network, NetworkCreateRequest, StringMap,
@@ -457,15 +456,7 @@ fn go_time_string(rfc3339: &str) -> String {
 /// `network inspect`: a JSON array of what was found (or the template per
 /// network), then the failures, one per line, with status 1.
 async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
-    let template = args
-        .format
-        .as_deref()
-        .map(Template::parse)
-        .transpose()
-        .map_err(|e| StatusError {
-            status: 64,
-            message: format!("template parsing error: {e}"),
-        })?;
+    let template = inspect_template(args.format.as_deref())?;
     let mut found = Vec::new();
     let mut failures = Vec::new();
     for name in &args.networks {
@@ -474,17 +465,7 @@ async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
             Err(e) => failures.push(e.to_string()),
         }
     }
-    match &template {
-        Some(template) => {
-            let mut text = String::new();
-            for value in &found {
-                text.push_str(&template.render(value, Missing::NoValue)?);
-                text.push('\n');
-            }
-            out(&text);
-        }
-        None => out(&format!("{}\n", indented_json(&found))),
-    }
+    print_inspected(&found, template.as_ref())?;
     if failures.is_empty() {
         Ok(())
     } else {

@@ -318,6 +318,7 @@ impl Engine {
             None
         };
         let (reservations, ports): (Vec<_>, Vec<_>) = published.into_iter().unzip();
+        let publishes = !ports.is_empty();
         {
             let mut r = container.record();
             for (name, endpoint) in &attached {
@@ -330,9 +331,13 @@ impl Engine {
         self.net
             .live()
             .insert(container.id.clone(), Live { reservations, dns });
-        if let Err(e) = self.sync_firewall().await {
-            self.release_networks(container).await;
-            return Err(e);
+        // The table changes only for published ports (bridges are added
+        // when they come up).
+        if publishes {
+            if let Err(e) = self.sync_firewall().await {
+                self.release_networks(container).await;
+                return Err(e);
+            }
         }
         for (_, _, network) in &ordered {
             self.network_event("connect", network, &[("container", container.id.clone())]);
@@ -648,12 +653,19 @@ impl Engine {
             (attachments, had_ports)
         };
         self.net.live().remove(&container.id);
+        // The namespace goes with the container's last process and its veths
+        // with it (the kernel removes them in the background); deleting each
+        // here would cost a synchronize_net of 10-20 ms on every exit. Only
+        // a namespace another container still lives in needs it.
+        let shared = self.namespace_shared(&container.id);
         for (_, attachment) in &attachments {
             let Some(endpoint) = &attachment.endpoint else {
                 continue;
             };
-            if let Err(e) = link::detach(&endpoint.host_ifname).await {
-                tracing::warn!(container = %container.id, error = %e, "removing endpoint");
+            if shared {
+                if let Err(e) = link::detach(&endpoint.host_ifname).await {
+                    tracing::warn!(container = %container.id, error = %e, "removing endpoint");
+                }
             }
             self.net
                 .networks
@@ -671,6 +683,21 @@ impl Engine {
                 tracing::warn!(error = %e.message, "updating the firewall");
             }
         }
+    }
+
+    /// Whether a running container joined `id`'s network namespace
+    /// (`--network container:ID`).
+    fn namespace_shared(&self, id: &str) -> bool {
+        self.all().iter().any(|c| {
+            let (running, mode) = {
+                let r = c.record();
+                (r.running(), r.host_config.network_mode.clone())
+            };
+            running
+                && mode
+                    .strip_prefix("container:")
+                    .is_some_and(|other| self.lookup(other).is_ok_and(|o| o.id == id))
+        })
     }
 
     /// Rewrites the nftables table from the networks and every running
@@ -702,7 +729,8 @@ impl Engine {
         let mut port_rules = Vec::new();
         for container in self.all() {
             let r = container.record();
-            let Some(primary) = primary_attachment(&r).and_then(|(_, a)| a.endpoint.as_ref()) else {
+            let Some(primary) = primary_attachment(&r).and_then(|(_, a)| a.endpoint.as_ref())
+            else {
                 continue;
             };
             for p in &r.ports {
