@@ -126,11 +126,6 @@ impl Engine {
         if name.is_empty() {
             return Err(ApiError::invalid("network name must not be empty"));
         }
-        if !berth_api::container::valid_container_name(&name) {
-            return Err(ApiError::invalid(format!(
-                "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            )));
-        }
         match request.driver.as_str() {
             "" | BRIDGE => {}
             other => {
