@@ -8,7 +8,8 @@
 //! daemon calls it from `spawn_blocking`); [`ImageStore`] is `Send + Sync`.
 //! It knows nothing of HTTP: errors carry a kind ([`ImageErrorKind`]) the
 //! daemon maps to a status, and Docker's wording for their messages.
-//! Registries (pull, push) are not here yet.
+//! Registries are the daemon's business; [`ImageStore::add_pulled`] takes
+//! what a pull downloaded.
 
 mod archive;
 mod blobs;
@@ -20,6 +21,7 @@ mod error;
 mod fsutil;
 mod import;
 mod layers;
+mod pull;
 mod reference;
 mod remove;
 mod store;
@@ -32,6 +34,7 @@ mod testutil;
 pub use archive::LoadedImage;
 pub use config::{History, ImageConfig, RootFs, RunConfig};
 pub use error::{ImageError, ImageErrorKind};
+pub use pull::PulledLayer;
 pub use reference::normalize_reference;
 pub use remove::Removed;
 pub use store::{ImageRecord, ImageStore};
