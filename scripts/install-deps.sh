@@ -2,7 +2,8 @@
 # Installs what building and testing Berth needs on a Debian machine:
 # busybox-static (the test image), docker.io (the reference docker CLI and
 # dockerd for benchmarks), hyperfine (benchmarks), nftables (berthd's NAT
-# and isolation rules go through `nft`), iproute2 (tests' clean-up), and
+# and isolation rules go through `nft`), iproute2 (tests' clean-up),
+# docker-registry (a real registry on 127.0.0.1 for pull and push tests), and
 # docker-py + pytest.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

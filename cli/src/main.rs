@@ -19,11 +19,13 @@ use commands::events::EventsArgs;
 use commands::exec::ExecArgs;
 use commands::image::{ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
 use commands::inspect::InspectArgs;
+use commands::login::{LoginArgs, LogoutArgs};
 use commands::network::NetworkArgs;
-use commands::options::ContainerOptions;
 use commands::port::PortArgs;
 use commands::ps::PsArgs;
-use commands::run::RunArgs;
+use commands::pull::PullArgs;
+use commands::push::PushArgs;
+use commands::run::{CreateArgs, RunArgs};
 use commands::stats::StatsArgs;
 use commands::system::{InfoArgs, VersionArgs};
 use commands::top::TopArgs;
@@ -58,7 +60,7 @@ enum Command {
     Run(RunArgs),
     /// Create a new container
     #[command(disable_help_flag = true)]
-    Create(ContainerOptions),
+    Create(CreateArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -109,6 +111,14 @@ enum Command {
     Tag(TagArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Authenticate to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Show the berth version information
     Version(VersionArgs),
     /// Display system-wide information
@@ -120,7 +130,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let client = &client;
     match cli.command {
         Command::Run(args) => commands::run::run(client, args).await,
-        Command::Create(options) => commands::run::create(client, options).await,
+        Command::Create(args) => commands::run::create(client, args).await,
         Command::Start(args) => commands::container::start(client, args).await,
         Command::Stop(args) => commands::container::stop(client, args).await,
         Command::Kill(args) => commands::container::kill(client, args).await,
@@ -146,6 +156,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Save(args) => commands::image::save(client, args).await,
         Command::Tag(args) => commands::image::tag(client, args).await,
         Command::Rmi(args) => commands::image::rmi(client, args).await,
+        Command::Pull(args) => commands::pull::pull(client, args).await,
+        Command::Push(args) => commands::push::push(client, args).await,
+        Command::Login(args) => commands::login::login(client, args).await,
+        Command::Logout(args) => commands::login::logout(args).await,
         Command::Version(args) => commands::system::version(client, args).await,
         Command::Info(args) => commands::system::info(client, args).await,
     }

@@ -51,9 +51,29 @@ struct Flags {
     /// MTU of container interfaces.
     #[arg(long = "mtu", default_value_t = 1500)]
     mtu: u32,
+    /// A registry (host[:port] or CIDR) spoken to without verified TLS, as
+    /// dockerd's flag (repeatable; 127.0.0.0/8 and ::1 always are).
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
+    /// A Docker Hub mirror tried before Docker Hub (repeatable).
+    #[arg(long = "registry-mirror")]
+    registry_mirror: Vec<String>,
+    /// Directory of per-registry CA certificates: <dir>/<host:port>/ca.crt.
+    #[arg(long = "certs-dir", default_value = "/etc/berth/certs.d")]
+    certs_dir: PathBuf,
     /// debug, info, warn, error or fatal.
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
+}
+
+fn registry_config(flags: &Flags) -> berth_registry::ClientConfig {
+    let mut config = berth_registry::ClientConfig::default();
+    config
+        .insecure_registries
+        .extend(flags.insecure_registry.iter().cloned());
+    config.mirrors = flags.registry_mirror.clone();
+    config.certs_dir = Some(flags.certs_dir.clone());
+    config
 }
 
 fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
@@ -118,6 +138,7 @@ fn main() -> anyhow::Result<()> {
                 },
                 mtu: flags.mtu,
             },
+            registry_config(&flags),
         )
         .await?;
         if let Some(pidfile) = &flags.pidfile {

@@ -5,14 +5,20 @@
 
 pub mod attach;
 pub mod container;
+pub mod credentials;
 pub mod events;
 pub mod exec;
 pub mod image;
 pub mod inspect;
+pub mod login;
 pub mod network;
 pub mod options;
 pub mod port;
+pub mod progress;
 pub mod ps;
+pub mod pull;
+pub mod push;
+pub mod reference;
 pub mod run;
 pub mod session;
 pub mod stats;

@@ -1,9 +1,11 @@
 //! `berth run` and `berth create`, following the docker CLI's flow: create
-//! (reporting a missing image), then for an attached run attach, send the
-//! wait, start, stream until the output ends, and exit with the container's
-//! status.
+//! (pulling the image first with `--pull always`, or when the daemon does
+//! not have it with the default `--pull missing`, then creating again),
+//! then for an attached run attach, send the wait, start, stream until the
+//! output ends, and exit with the container's status.
 
 use super::options::ContainerOptions;
+use super::pull::{pull_for_container, pullable};
 use super::session::{Session, SessionEnd, Streams, TtyOwner};
 use super::{out, StatusError};
 use crate::detach::parse_detach_keys;
@@ -11,6 +13,7 @@ use crate::terminal;
 use berth_api::container::CreateRequest;
 use berth_client::{AttachOptions, Client, ClientError, WaitCondition};
 use clap::ArgAction;
+use std::fmt;
 use std::time::Duration;
 
 /// How long a failed `run --rm` waits for the daemon to remove the container.
@@ -36,16 +39,64 @@ pub struct RunArgs {
     )]
     pub sig_proxy: bool,
     #[command(flatten)]
+    pub pull: PullOptions,
+    #[command(flatten)]
     pub options: ContainerOptions,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub pull: PullOptions,
+    #[command(flatten)]
+    pub options: ContainerOptions,
+}
+
+/// How `run` and `create` get their image.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PullOptions {
+    /// Pull image before creating the container ("always", "missing", "never")
+    #[arg(long, default_value = "missing", value_name = "string")]
+    pub pull: String,
+    /// Suppress the pull output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// `--pull`: when to pull the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    Always,
+    Missing,
+    Never,
+}
+
+impl PullOptions {
+    /// The policy, or docker's message for a value it does not know.
+    pub fn policy(&self) -> Result<PullPolicy, String> {
+        match self.pull.as_str() {
+            "always" => Ok(PullPolicy::Always),
+            "missing" | "" => Ok(PullPolicy::Missing),
+            "never" => Ok(PullPolicy::Never),
+            other => Err(format!(
+                "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+            )),
+        }
+    }
+}
+
 /// `berth create`: prints the new container's id.
-pub async fn create(client: &Client, options: ContainerOptions) -> anyhow::Result<()> {
+pub async fn create(client: &Client, args: CreateArgs) -> anyhow::Result<()> {
+    let CreateArgs { pull, options } = args;
+    let policy = pull.policy().map_err(|e| usage_error("create", &e))?;
     let request = options
         .create_request(true)
         .map_err(|e| usage_error("create", &e))?;
     // Like docker create, a daemon error here exits 1 (run's exit 125).
-    let id = create_container(client, &options, &request).await?;
+    let id = create_container(client, &options, &request, &pull, policy).await?;
     out(&format!("{id}\n"));
     Ok(())
 }
@@ -53,6 +104,7 @@ pub async fn create(client: &Client, options: ContainerOptions) -> anyhow::Resul
 /// `berth run`.
 pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<()> {
     let options = &args.options;
+    let policy = args.pull.policy().map_err(|e| usage_error("run", &e))?;
     let request = options
         .create_request(!args.detach)
         .map_err(|e| usage_error("run", &e))?;
@@ -66,9 +118,9 @@ pub async fn run(client: &Client, args: RunArgs) -> anyhow::Result<()> {
     if !args.detach && streams.tty && streams.stdin && !terminal::stdin_is_terminal() {
         anyhow::bail!("the input device is not a TTY");
     }
-    let id = create_container(client, options, &request)
+    let id = create_container(client, options, &request, &args.pull, policy)
         .await
-        .map_err(|e| run_error(&e, true))?;
+        .map_err(|e| run_error(&format!("{e:#}"), true))?;
     if args.detach {
         client
             .start_container(&id)
@@ -189,23 +241,33 @@ pub fn exit_with(status: i64) -> anyhow::Result<()> {
     }
 }
 
-/// Creates the container, printing the daemon's warnings; a missing image
-/// is announced the way docker does before it would pull.
+/// Creates the container, printing the daemon's warnings. The image is
+/// pulled first with `--pull always`; with `--pull missing`, an image the
+/// daemon does not have is announced and pulled as docker does (progress on
+/// stderr), and the create is tried once more.
 async fn create_container(
     client: &Client,
     options: &ContainerOptions,
     request: &CreateRequest,
-) -> Result<String, ClientError> {
-    let created = match client
-        .create_container(options.name.as_deref(), request)
-        .await
-    {
-        Err(e) if is_missing_image(&e) => {
-            eprintln!(
-                "Unable to find image '{}' locally",
-                with_default_tag(options.image())
-            );
-            return Err(e);
+    pull: &PullOptions,
+    policy: PullPolicy,
+) -> anyhow::Result<String> {
+    let image = options.image();
+    let platform = pull.platform.as_deref();
+    if policy == PullPolicy::Always {
+        pull_for_container(client, image, platform, pull.quiet).await?;
+    }
+    let name = options.name.as_deref();
+    let created = match client.create_container(name, request).await {
+        Err(e) if policy == PullPolicy::Missing && is_missing_image(&e) => {
+            let Some(reference) = pullable(image) else {
+                return Err(e.into());
+            };
+            if !pull.quiet {
+                eprintln!("Unable to find image '{}' locally", reference.familiar());
+            }
+            pull_for_container(client, image, platform, pull.quiet).await?;
+            client.create_container(name, request).await?
         }
         result => result?,
     };
@@ -220,16 +282,6 @@ fn is_missing_image(error: &ClientError) -> bool {
         && error
             .daemon_message()
             .is_some_and(|m| m.starts_with("No such image"))
-}
-
-/// `busybox` -> `busybox:latest`; tagged and digested references stay.
-fn with_default_tag(image: &str) -> String {
-    let name = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || name.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
 }
 
 /// A bad flag value: `berth: <message>.` and a pointer to help, status 125.
@@ -247,7 +299,7 @@ fn usage_error(command: &str, message: &str) -> anyhow::Error {
 /// A failed create or start in `run`, reported as docker does, with its
 /// exit status: 127 when the command cannot be found, 126 when it cannot be
 /// run, else 125.
-fn run_error(error: &ClientError, with_help: bool) -> anyhow::Error {
+fn run_error(error: &dyn fmt::Display, with_help: bool) -> anyhow::Error {
     let text = error.to_string();
     let mut message = format!("berth: {}.", text.trim_end_matches('.'));
     if with_help {
@@ -309,13 +361,19 @@ mod tests {
     }
 
     #[test]
-    fn images_get_the_latest_tag_when_untagged() {
-        assert_eq!(with_default_tag("busybox"), "busybox:latest");
-        assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
+    fn pull_policies_are_dockers_three() {
+        let options = |pull: &str| PullOptions {
+            pull: pull.to_string(),
+            quiet: false,
+            platform: None,
+        };
+        assert_eq!(options("always").policy(), Ok(PullPolicy::Always));
+        assert_eq!(options("missing").policy(), Ok(PullPolicy::Missing));
+        assert_eq!(options("").policy(), Ok(PullPolicy::Missing));
+        assert_eq!(options("never").policy(), Ok(PullPolicy::Never));
         assert_eq!(
-            with_default_tag("localhost:5000/app"),
-            "localhost:5000/app:latest"
+            options("sometimes").policy().unwrap_err(),
+            r#"invalid pull option: 'sometimes': must be one of "always", "missing" or "never""#
         );
-        assert_eq!(with_default_tag("app@sha256:ab"), "app@sha256:ab");
     }
 }

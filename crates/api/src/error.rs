@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorKind {
     /// 400: a malformed body, a bad parameter.
     InvalidParameter,
+    /// 401: a registry refused the credentials.
+    Unauthorized,
     /// 403: the operation is not allowed on this object.
     Forbidden,
     /// 404: no such container, image, path.
@@ -26,6 +28,7 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self {
             ErrorKind::InvalidParameter => 400,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod filters;
 pub mod image;
 pub mod network;
+pub mod progress;
 pub mod strslice;
 pub mod system;
 pub mod time;

@@ -111,6 +111,7 @@ pub(crate) struct ApiRequest {
     query: Query,
     body: RequestBody,
     content_type: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
     upgrade: bool,
 }
 
@@ -123,6 +124,7 @@ impl ApiRequest {
             query: Query::new(),
             body: empty_body(),
             content_type: None,
+            headers: Vec::new(),
             upgrade: false,
         }
     }
@@ -158,13 +160,19 @@ impl ApiRequest {
         self
     }
 
+    /// An extra header, such as `X-Registry-Auth`.
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> ApiRequest {
+        self.headers.push((name, value.into()));
+        self
+    }
+
     /// Asks the daemon to hijack the connection (`Upgrade: tcp`).
     pub(crate) fn upgrade(mut self) -> ApiRequest {
         self.upgrade = true;
         self
     }
 
-    fn into_http(self) -> Result<Request<RequestBody>> {
+    pub(crate) fn into_http(self) -> Result<Request<RequestBody>> {
         let uri = format!(
             "/v{}{}{}",
             berth_api::API_VERSION,
@@ -181,6 +189,9 @@ impl ApiRequest {
             );
         if let Some(content_type) = self.content_type {
             builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        for (name, value) in self.headers {
+            builder = builder.header(name, value);
         }
         if self.upgrade {
             builder = builder

@@ -12,7 +12,9 @@
 //! formatting — that is the CLI's job.
 //!
 //! Hijacked connections (attach, exec start) are [`AttachConnection`]s;
-//! event and stats streams are [`JsonStream`]s of typed values.
+//! event and stats streams are [`JsonStream`]s of typed values, and so are
+//! the progress replies of pull and push ([`ProgressStream`]), which carry
+//! registry credentials ([`AuthConfig`]) in `X-Registry-Auth`.
 
 mod attach;
 mod body;
@@ -25,6 +27,7 @@ mod exec;
 mod images;
 mod networks;
 mod query;
+mod registry;
 mod stats;
 mod system;
 
@@ -36,6 +39,7 @@ pub use error::ClientError;
 pub use events::{Event, EventActor, EventStream, EventsOptions};
 pub use exec::{ExecConfig, ExecInspect, ExecProcessConfig, ExecStartConfig};
 pub use images::{ImportOptions, ImportSource};
+pub use registry::{AuthConfig, AuthResponse, ProgressStream};
 pub use stats::{
     BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
     PidsStats, StatsStream,

@@ -17,12 +17,15 @@ mod names;
 mod network_api;
 pub mod networks;
 mod pause;
+pub mod progress;
+mod pull;
 mod rename_top;
 mod update;
 mod view;
 
 pub use container::{Container, Record};
 pub use lifecycle::{WaitCondition, Waiter};
+pub use pull::registry_error;
 
 use berth_api::ApiError;
 use berth_image::ImageStore;
@@ -81,6 +84,8 @@ pub struct Engine {
     pub cgroups: Option<cgroups::Cgroups>,
     /// Networks, endpoints, published ports, the firewall and DNS.
     pub net: endpoints::NetState,
+    /// The registry client pulls and pushes go through.
+    pub registry: berth_registry::Client,
     table: RwLock<Table>,
 }
 
@@ -90,6 +95,7 @@ impl Engine {
         paths: Paths,
         cgroup_parent: String,
         network: networks::Config,
+        registry: berth_registry::ClientConfig,
     ) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
         for dir in [
@@ -106,6 +112,8 @@ impl Engine {
             .context("opening the network store")?;
         let engine = Engine {
             net: endpoints::NetState::new(networks),
+            registry: berth_registry::Client::new(registry)
+                .context("setting up the registry client")?,
             paths,
             images,
             events: Arc::default(),

@@ -1,6 +1,7 @@
 //! Image section: list, inspect, import, load, save, tag, delete.
 
 use crate::engine::events::Event;
+use crate::engine::progress::Progress;
 use crate::engine::{blocking, image_error, Engine};
 use crate::http::{self, ApiResult, BodyReader, ChannelWriter, Query, Request};
 use berth_api::image::{DeleteItem, ImageInspect, ImageSummary, RootFs};
@@ -140,13 +141,24 @@ fn json_lines(lines: &[serde_json::Value]) -> http::Response {
     http::text("application/json", body)
 }
 
-/// `POST /images/create`: `fromSrc=-` imports the body; pulling from a
-/// registry arrives with the registry work.
+/// `POST /images/create`: `fromImage` pulls from a registry (the manifest
+/// is resolved before the reply starts, so its errors are plain HTTP
+/// errors; then a progress stream), `fromSrc=-` imports the body.
 pub async fn create(engine: &Arc<Engine>, req: Request, query: &Query) -> ApiResult {
     if let Some(image) = query.get("fromImage").filter(|i| !i.is_empty()) {
-        return Err(ApiError::system(format!(
-            "cannot pull {image}: pulling from a registry is not supported yet; use load or import"
-        )));
+        let auth = super::auth::from_header(req.headers());
+        let plan = engine
+            .resolve_pull(
+                image,
+                query.get("tag").unwrap_or(""),
+                query.get("platform"),
+                auth,
+            )
+            .await?;
+        let (tx, rx) = mpsc::channel(64);
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.run_pull(plan, Progress::new(tx)).await });
+        return Ok(http::stream("application/json", rx));
     }
     match query.get("fromSrc") {
         Some("-") => {}

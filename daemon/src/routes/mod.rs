@@ -1,6 +1,7 @@
 //! The API router: one module per section of the Docker Engine API. Routes
 //! are thin: they parse the request, call the engine, and shape the reply.
 
+mod auth;
 mod containers;
 mod exec;
 mod hijack;
@@ -22,6 +23,7 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::GET, ["version"]) => system::version(&engine).await,
         (&Method::GET, ["info"]) => system::info(&engine).await,
         (&Method::GET, ["events"]) => system::events(&engine, &query).await,
+        (&Method::POST, ["auth"]) => auth::login(&engine, req).await,
 
         (&Method::POST, ["containers", "create"]) => containers::create(&engine, req, &query).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&engine, &query).await,

@@ -1,0 +1,99 @@
+//! Pulling from a real registry (Debian's `docker-registry` on 127.0.0.1)
+//! with the docker CLI, berth and docker-py's way of calling the API: the
+//! progress stream, "up to date" on a second pull, pull by digest, a missing
+//! tag, and `run` of an image that is not there yet.
+
+use berth_tests::registry::Registry;
+use berth_tests::Daemon;
+
+#[test]
+fn docker_pull_then_run_then_up_to_date_and_by_digest() {
+    let d = Daemon::start();
+    let registry = Registry::start();
+    let digest = registry.push_busybox("tools/busybox:1");
+    let name = format!("{}/tools/busybox:1", registry.host);
+
+    let first = d.docker(&["pull", &name]).ok().stdout;
+    assert!(first.contains("1: Pulling from tools/busybox"), "{first}");
+    assert!(first.contains("Pull complete"), "{first}");
+    assert!(first.contains(&format!("Digest: {digest}")), "{first}");
+    assert!(
+        first.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{first}"
+    );
+    assert_eq!(
+        d.docker(&["run", "--rm", "--network", "none", &name, "echo", "pulled"])
+            .ok()
+            .stdout,
+        "pulled\n"
+    );
+    let digests = d
+        .docker(&["image", "inspect", "-f", "{{json .RepoDigests}}", &name])
+        .ok()
+        .stdout;
+    assert!(
+        digests.contains(&format!("{}/tools/busybox@{digest}", registry.host)),
+        "{digests}"
+    );
+
+    let again = d.docker(&["pull", &name]).ok().stdout;
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {name}")),
+        "{again}"
+    );
+
+    let by_digest = format!("{}/tools/busybox@{digest}", registry.host);
+    d.docker(&["rmi", &name]).ok();
+    let pulled = d.berth(&["pull", &by_digest]).ok().stdout;
+    assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
+    assert_eq!(
+        d.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &by_digest,
+            "echo",
+            "by-digest"
+        ])
+        .ok()
+        .stdout,
+        "by-digest\n"
+    );
+}
+
+#[test]
+fn a_missing_tag_is_a_clear_404_and_run_pulls_what_is_missing() {
+    let d = Daemon::start();
+    let registry = Registry::start();
+    registry.push_busybox("app:v1");
+    let missing = format!("{}/app:nope", registry.host);
+    let r = d.post_json(
+        &format!("/images/create?fromImage={missing}"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!("manifest for {missing} not found")),
+        "{message}"
+    );
+    let r = d.docker(&["pull", &missing]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not found"), "{}", r.stderr);
+
+    // `run` of an image that is not here: pulled first, as docker does.
+    let name = format!("{}/app:v1", registry.host);
+    let r = d
+        .docker(&["run", "--rm", "--network", "none", &name, "echo", "auto"])
+        .ok();
+    assert_eq!(r.stdout, "auto\n");
+    assert!(
+        r.stderr
+            .contains(&format!("Unable to find image '{name}' locally")),
+        "{}",
+        r.stderr
+    );
+    // The daemon keeps serving after the failed pull.
+    assert_eq!(d.get("/_ping").status, 200);
+}
