@@ -97,3 +97,47 @@ fn a_missing_tag_is_a_clear_404_and_run_pulls_what_is_missing() {
     // The daemon keeps serving after the failed pull.
     assert_eq!(d.get("/_ping").status, 200);
 }
+
+#[test]
+fn push_then_pull_back_with_docker_and_berth() {
+    let d = Daemon::with_busybox();
+    let registry = Registry::start();
+    let name = format!("{}/pushed/busybox:2", registry.host);
+    d.docker(&["tag", "busybox", &name]).ok();
+    let pushed = d.docker(&["push", &name]).ok().stdout;
+    assert!(
+        pushed.contains(&format!(
+            "The push refers to repository [{}/pushed/busybox]",
+            registry.host
+        )),
+        "{pushed}"
+    );
+    assert!(pushed.contains("Pushed"), "{pushed}");
+    assert!(pushed.contains("2: digest: sha256:"), "{pushed}");
+    let again = d.berth(&["push", &name]).ok().stdout;
+    assert!(again.contains("Layer already exists"), "{again}");
+
+    d.docker(&["rmi", &name]).ok();
+    let other = Daemon::start();
+    other.docker(&["pull", &name]).ok();
+    assert_eq!(
+        other
+            .docker(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                &name,
+                "echo",
+                "round-trip"
+            ])
+            .ok()
+            .stdout,
+        "round-trip\n"
+    );
+    let missing = d.post_json(
+        &format!("/images/{}/nothing/push?tag=1", registry.host),
+        &serde_json::json!({}),
+    );
+    assert_eq!(missing.status, 404, "{}", missing.text());
+}

@@ -19,6 +19,7 @@ pub mod networks;
 mod pause;
 pub mod progress;
 mod pull;
+mod push;
 mod rename_top;
 mod update;
 mod view;

@@ -57,6 +57,11 @@ impl Progress {
         let _ = self.tx.try_send(Bytes::from(line));
     }
 
+    /// An `aux` line (a push's `{"Tag", "Digest", "Size"}`).
+    pub async fn aux(&self, aux: Value) {
+        self.send(json!({"progressDetail": {}, "aux": aux})).await;
+    }
+
     /// The error that ended the stream.
     pub async fn error(&self, message: &str) {
         self.send(json!({"errorDetail": {"message": message}, "error": message}))

@@ -56,7 +56,7 @@ fn pull_reference(from_image: &str, tag: &str) -> Result<Reference, ApiError> {
 }
 
 /// Layer ids in progress lines: the first 12 hex digits of the blob digest.
-fn short(descriptor: &Descriptor) -> String {
+pub(super) fn short(descriptor: &Descriptor) -> String {
     descriptor.digest.encoded().chars().take(12).collect()
 }
 

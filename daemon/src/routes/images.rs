@@ -192,6 +192,17 @@ pub async fn create(engine: &Arc<Engine>, req: Request, query: &Query) -> ApiRes
     Ok(json_lines(&[json!({ "status": id })]))
 }
 
+/// `POST /images/{name}/push`: the image must exist (else a plain 404),
+/// then a progress stream.
+pub async fn push(engine: &Arc<Engine>, name: &str, req: Request, query: &Query) -> ApiResult {
+    let auth = super::auth::from_header(req.headers());
+    let plan = engine.plan_push(name, query.get("tag").unwrap_or(""), auth)?;
+    let (tx, rx) = mpsc::channel(64);
+    let engine = engine.clone();
+    tokio::spawn(async move { engine.run_push(plan, Progress::new(tx)).await });
+    Ok(http::stream("application/json", rx))
+}
+
 pub async fn load(engine: &Arc<Engine>, req: Request, _query: &Query) -> ApiResult {
     let mut reader = BodyReader::spawn(req.into_body());
     let images = engine.images.clone();

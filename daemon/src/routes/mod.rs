@@ -66,6 +66,9 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&engine, &name.join("/")).await
         }
+        (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            images::push(&engine, &name.join("/"), req, &query).await
+        }
         (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             images::tag(&engine, &name.join("/"), &query).await
         }
