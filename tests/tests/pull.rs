@@ -141,3 +141,46 @@ fn push_then_pull_back_with_docker_and_berth() {
     );
     assert_eq!(missing.status, 404, "{}", missing.text());
 }
+
+#[test]
+fn history_prune_and_disk_usage_with_the_docker_cli() {
+    let d = Daemon::with_busybox();
+    let history = d
+        .docker(&["history", "--format", "{{.ID}} {{.Size}}", "busybox"])
+        .ok()
+        .stdout;
+    let id = d
+        .docker(&["image", "inspect", "-f", "{{.Id}}", "busybox"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let first = history.lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with(&id[7..19]), "{history}");
+    assert!(!first.ends_with(" 0B"), "{history}");
+
+    // A dangling image (its only tag moved away) is pruned; busybox, used by
+    // a container, stays even with -a.
+    let (_, rootfs) = berth_tests::busybox_fixture();
+    d.berth(&["import", rootfs.to_str().unwrap(), "scratchy:1"])
+        .ok();
+    d.berth(&["tag", "busybox", "scratchy:1"]).ok();
+    d.docker(&["create", "--name", "keeper", "busybox", "true"])
+        .ok();
+    let pruned = d.docker(&["image", "prune", "-f"]).ok().stdout;
+    assert!(pruned.contains("deleted: sha256:"), "{pruned}");
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    let all = d.docker(&["image", "prune", "-a", "-f"]).ok().stdout;
+    assert!(!all.contains(&id), "{all}");
+    assert!(d.get("/images/busybox/json").status == 200);
+
+    let df = d.docker(&["system", "df"]).ok().stdout;
+    assert!(df.contains("Images"), "{df}");
+    assert!(df.contains("Containers"), "{df}");
+    let r = d.request(
+        "POST",
+        "/images/prune?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D",
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+}

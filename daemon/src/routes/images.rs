@@ -192,6 +192,79 @@ pub async fn create(engine: &Arc<Engine>, req: Request, query: &Query) -> ApiRes
     Ok(json_lines(&[json!({ "status": id })]))
 }
 
+/// `GET /images/{name}/history`: newest step first.
+pub async fn history(engine: &Arc<Engine>, name: &str) -> ApiResult {
+    let images = engine.images.clone();
+    let name = name.to_string();
+    let rows = blocking(move || images.history(&name).map_err(image_error)).await?;
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "Id": r.id,
+                "Created": r.created,
+                "CreatedBy": r.created_by,
+                "Tags": if r.tags.is_empty() { serde_json::Value::Null } else { json!(r.tags) },
+                "Size": r.size,
+                "Comment": r.comment,
+            })
+        })
+        .collect();
+    http::ok_json(&rows)
+}
+
+/// `POST /images/prune`: dangling images no container uses, or with
+/// `dangling=false` every image no container uses.
+pub async fn prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
+    let filters = Filters::parse(query.get("filters").unwrap_or(""))?;
+    filters.validate(&["dangling", "label", "until"])?;
+    let only_dangling = filters
+        .get("dangling")
+        .first()
+        .is_none_or(|d| berth_api::parse_bool(d));
+    let images = engine.images.clone();
+    let all = blocking(move || images.list().map_err(image_error)).await?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0i64;
+    for image in all {
+        let labels = image
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        if (only_dangling && !image.repo_tags.is_empty())
+            || !filters.labels_match(&labels)
+            || engine.container_using_image(&image.id).is_some()
+        {
+            continue;
+        }
+        let images = engine.images.clone();
+        let users = engine.clone();
+        let id = image.id.clone();
+        let removed = blocking(move || {
+            images
+                .remove(&id, true, &|id| users.container_using_image(id))
+                .map_err(image_error)
+        })
+        .await?;
+        reclaimed += image.size;
+        for item in removed {
+            deleted.push(match item {
+                Removed::Untagged(tag) => json!({ "Untagged": tag }),
+                Removed::Deleted(id) => json!({ "Deleted": id }),
+            });
+        }
+        engine.events.publish(
+            Event::new("image", "delete", image.id.clone()).with("name", image.id.clone()),
+        );
+    }
+    http::ok_json(&json!({
+        "ImagesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    }))
+}
+
 /// `POST /images/{name}/push`: the image must exist (else a plain 404),
 /// then a progress stream.
 pub async fn push(engine: &Arc<Engine>, name: &str, req: Request, query: &Query) -> ApiResult {

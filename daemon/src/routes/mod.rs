@@ -66,6 +66,11 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&engine, &name.join("/")).await
         }
+        (&Method::POST, ["images", "prune"]) => images::prune(&engine, &query).await,
+        (&Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
+            images::history(&engine, &name.join("/")).await
+        }
+        (&Method::GET, ["system", "df"]) => system::df(&engine).await,
         (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
             images::push(&engine, &name.join("/"), req, &query).await
         }

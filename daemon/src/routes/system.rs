@@ -26,6 +26,43 @@ pub async fn version(engine: &Engine) -> ApiResult {
     http::ok_json(&engine.version())
 }
 
+/// `GET /system/df`: images with how many containers use them, and
+/// containers; Berth has no volumes or build cache yet.
+pub async fn df(engine: &Arc<Engine>) -> ApiResult {
+    let images = engine.images.clone();
+    let all = crate::engine::blocking(move || {
+        images.list().map_err(crate::engine::image_error)
+    })
+    .await?;
+    let containers = engine.list(true, None, &Filters::default())?;
+    let layers_size: i64 = all.iter().map(|i| i.size).sum();
+    let images: Vec<serde_json::Value> = all
+        .iter()
+        .map(|i| {
+            let users = containers.iter().filter(|c| c.image_id == i.id).count();
+            serde_json::json!({
+                "Id": i.id,
+                "ParentId": "",
+                "RepoTags": i.repo_tags,
+                "RepoDigests": i.repo_digests,
+                "Created": i.created_unix,
+                "Size": i.size,
+                "SharedSize": -1,
+                "VirtualSize": i.size,
+                "Labels": {},
+                "Containers": users,
+            })
+        })
+        .collect();
+    http::ok_json(&serde_json::json!({
+        "LayersSize": layers_size,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": [],
+        "BuildCache": [],
+    }))
+}
+
 pub async fn info(engine: &Engine) -> ApiResult {
     http::ok_json(&engine.info().await)
 }
