@@ -39,13 +39,24 @@ fn run_reports_127_and_126_like_docker() {
     );
     let r = d.berth(&["run", "--rm", "busybox", "/etc/hostname"]);
     assert_eq!(r.code, 126, "{}", r.stderr);
-    let r = d.berth(&["run", "--rm", "nope:latest", "true"]);
+    let r = d.berth(&["run", "--rm", "--pull", "never", "nope:latest", "true"]);
     assert_eq!(r.code, 125, "{}", r.stderr);
     assert!(
         r.stderr.contains("No such image: nope:latest"),
         "{}",
         r.stderr
     );
+    // A missing image is pulled first; a registry that is not there is a
+    // clear error. (A loopback one: tests never reach beyond 127.0.0.1.)
+    let r = d.berth(&["run", "--rm", "127.0.0.1:1/nope:latest", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Unable to find image '127.0.0.1:1/nope:latest' locally"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("127.0.0.1:1"), "{}", r.stderr);
 }
 
 #[test]

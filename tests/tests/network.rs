@@ -248,10 +248,11 @@ fn user_networks_resolve_names_and_aliases_and_are_isolated() {
         .stdout;
     assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
 
-    // Another network cannot reach it, by address or by name.
+    // Another network cannot reach it. (By address only: a name unknown
+    // there would be forwarded to the host's resolvers, and tests send
+    // nothing beyond 127.0.0.1 and their own containers.)
     let ip = inspect(&d, "api", "{{.NetworkSettings.Networks.front.IPAddress}}");
     assert!(get_from(&d, "back", &ip).is_none());
-    assert!(get_from(&d, "back", "api").is_none());
 
     let network = d.get("/networks/front").json();
     assert_eq!(network["Driver"], "bridge");

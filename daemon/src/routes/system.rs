@@ -30,10 +30,8 @@ pub async fn version(engine: &Engine) -> ApiResult {
 /// containers; Berth has no volumes or build cache yet.
 pub async fn df(engine: &Arc<Engine>) -> ApiResult {
     let images = engine.images.clone();
-    let all = crate::engine::blocking(move || {
-        images.list().map_err(crate::engine::image_error)
-    })
-    .await?;
+    let all =
+        crate::engine::blocking(move || images.list().map_err(crate::engine::image_error)).await?;
     let containers = engine.list(true, None, &Filters::default())?;
     let layers_size: i64 = all.iter().map(|i| i.size).sum();
     let images: Vec<serde_json::Value> = all
