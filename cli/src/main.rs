@@ -15,13 +15,16 @@ use berth_client::{Client, DEFAULT_HOST};
 use clap::{ArgAction, Parser, Subcommand};
 use commands::attach::AttachArgs;
 use commands::container::{KillArgs, LogsArgs, RenameArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use commands::df::DfArgs;
 use commands::events::EventsArgs;
 use commands::exec::ExecArgs;
+use commands::history::HistoryArgs;
 use commands::image::{ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
 use commands::inspect::InspectArgs;
 use commands::login::{LoginArgs, LogoutArgs};
 use commands::network::NetworkArgs;
 use commands::port::PortArgs;
+use commands::prune::ImagePruneArgs;
 use commands::ps::PsArgs;
 use commands::pull::PullArgs;
 use commands::push::PushArgs;
@@ -99,8 +102,12 @@ enum Command {
     Port(PortArgs),
     /// Manage networks
     Network(NetworkArgs),
+    /// Manage images
+    Image(ImageArgs),
     /// List images
     Images(ImagesArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Load an image from a tar archive or STDIN
@@ -121,6 +128,36 @@ enum Command {
     Logout(LogoutArgs),
     /// Show the berth version information
     Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Manage berth
+    System(SystemArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImageArgs {
+    #[command(subcommand)]
+    command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Remove unused images
+    Prune(ImagePruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SystemArgs {
+    #[command(subcommand)]
+    command: SystemCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum SystemCommand {
+    /// Show berth disk usage
+    Df(DfArgs),
     /// Display system-wide information
     Info(InfoArgs),
 }
@@ -150,7 +187,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Ps(args) => commands::ps::ps(client, args).await,
         Command::Port(args) => commands::port::port(client, args).await,
         Command::Network(args) => commands::network::network(client, args).await,
+        Command::Image(ImageArgs { command }) => match command {
+            ImageCommand::History(args) => commands::history::history(client, args).await,
+            ImageCommand::Prune(args) => commands::prune::image_prune(client, args).await,
+        },
         Command::Images(args) => commands::image::images(client, args).await,
+        Command::History(args) => commands::history::history(client, args).await,
         Command::Import(args) => commands::image::import(client, args).await,
         Command::Load(args) => commands::image::load(client, args).await,
         Command::Save(args) => commands::image::save(client, args).await,
@@ -162,6 +204,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Logout(args) => commands::login::logout(args).await,
         Command::Version(args) => commands::system::version(client, args).await,
         Command::Info(args) => commands::system::info(client, args).await,
+        Command::System(SystemArgs { command }) => match command {
+            SystemCommand::Df(args) => commands::df::df(client, args).await,
+            SystemCommand::Info(args) => commands::system::info(client, args).await,
+        },
     }
 }
 

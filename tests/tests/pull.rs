@@ -184,3 +184,24 @@ fn history_prune_and_disk_usage_with_the_docker_cli() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+#[test]
+fn berth_history_prune_and_df() {
+    let d = Daemon::with_busybox();
+    let history = d.berth(&["history", "busybox"]).ok().stdout;
+    assert!(history.starts_with("IMAGE"), "{history}");
+    assert_eq!(history.lines().count(), 2, "{history}");
+    let (_, rootfs) = berth_tests::busybox_fixture();
+    d.berth(&["import", rootfs.to_str().unwrap(), "scratchy:1"])
+        .ok();
+    d.berth(&["tag", "busybox", "scratchy:1"]).ok();
+    let pruned = d.berth(&["image", "prune", "-f"]).ok().stdout;
+    assert!(pruned.starts_with("Deleted Images:\n"), "{pruned}");
+    assert!(pruned.contains("deleted: sha256:"), "{pruned}");
+    let df = d.berth(&["system", "df"]).ok().stdout;
+    let images = df
+        .lines()
+        .find(|l| l.starts_with("Images"))
+        .unwrap_or_default();
+    assert!(images.split_whitespace().nth(1) == Some("1"), "{df}");
+}

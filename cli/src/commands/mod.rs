@@ -6,8 +6,10 @@
 pub mod attach;
 pub mod container;
 pub mod credentials;
+pub mod df;
 pub mod events;
 pub mod exec;
+pub mod history;
 pub mod image;
 pub mod inspect;
 pub mod login;
@@ -15,6 +17,7 @@ pub mod network;
 pub mod options;
 pub mod port;
 pub mod progress;
+pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod push;
