@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use tempfile::NamedTempFile;
 
 use crate::config::ImageConfig;
-use crate::digest::{chain_id, sha256_digest, sha256_hex, HashingReader};
+use crate::digest::{chain_id, sha256_digest, HashingReader};
 use crate::error::{ImageError, IoContext};
 use crate::reference::tag_target;
 use crate::store::ImageStore;
@@ -95,38 +95,19 @@ impl ImageStore {
         config: ImageConfig,
         layers: Vec<Option<PulledLayer>>,
     ) -> Result<(), ImageError> {
-        let mut chains = Vec::new();
-        let mut added = Vec::new();
-        let mut parent: Option<String> = None;
-        let mut result = Ok(());
-        for (index, (layer, diff_id)) in layers.into_iter().zip(&config.rootfs.diff_ids).enumerate()
-        {
-            if sha256_hex(diff_id).is_none() {
-                result = Err(ImageError::invalid(format!("invalid diff id {diff_id:?}")));
-                break;
-            }
-            let chain = chain_id(parent.as_deref(), diff_id);
-            if !self.read_state().layers.contains_key(&chain) {
-                let Some(layer) = layer else {
-                    result = Err(ImageError::invalid(format!(
+        self.add_layers_and_image(
+            config_bytes,
+            config,
+            layers.into_iter(),
+            |layer, index, diff_id, chain| {
+                let layer = layer.ok_or_else(|| {
+                    ImageError::invalid(format!(
                         "layer {index} ({diff_id}) was neither downloaded nor present"
-                    )));
-                    break;
-                };
-                if let Err(e) = self.add_pulled_layer(layer, index, diff_id, &chain) {
-                    result = Err(e);
-                    break;
-                }
-                added.push(chain.clone());
-            }
-            chains.push(chain.clone());
-            parent = Some(chain);
-        }
-        let result = result.and_then(|()| self.add_image(config_bytes, config, chains).map(drop));
-        if result.is_err() {
-            self.collect_layers(&added)?;
-        }
-        result
+                    ))
+                })?;
+                self.add_pulled_layer(layer, index, diff_id, chain)
+            },
+        )
     }
 
     fn add_pulled_layer(

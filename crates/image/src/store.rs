@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blobs::BlobStore;
 use crate::config::ImageConfig;
-use crate::digest::{is_lower_hex, sha256_hex};
+use crate::digest::{chain_id, is_lower_hex, sha256_hex};
 use crate::error::{ImageError, IoContext};
 use crate::fsutil::{ensure_dir, write_atomic};
 use crate::layers::{LayerMeta, LayerStore, PendingLayer};
@@ -183,6 +183,44 @@ impl ImageStore {
             .layers
             .insert(chain_id.to_string(), meta.clone());
         Ok(meta)
+    }
+
+    /// Walks an image's layers in order, calling `add(layer, index, diff_id,
+    /// chain_id)` for each one the store lacks (it must unpack and add it),
+    /// then records the image; on any failure removes the layers it added.
+    /// Caller holds the write gate.
+    pub(crate) fn add_layers_and_image<L>(
+        &self,
+        config_bytes: &[u8],
+        config: ImageConfig,
+        layers: impl Iterator<Item = L>,
+        mut add: impl FnMut(L, usize, &str, &str) -> Result<(), ImageError>,
+    ) -> Result<(), ImageError> {
+        let mut chains = Vec::new();
+        let mut added = Vec::new();
+        let mut parent: Option<String> = None;
+        let mut result = Ok(());
+        for (index, (layer, diff_id)) in layers.zip(&config.rootfs.diff_ids).enumerate() {
+            if sha256_hex(diff_id).is_none() {
+                result = Err(ImageError::invalid(format!("invalid diff id {diff_id:?}")));
+                break;
+            }
+            let chain = chain_id(parent.as_deref(), diff_id);
+            if !self.read_state().layers.contains_key(&chain) {
+                if let Err(e) = add(layer, index, diff_id, &chain) {
+                    result = Err(e);
+                    break;
+                }
+                added.push(chain.clone());
+            }
+            chains.push(chain.clone());
+            parent = Some(chain);
+        }
+        let result = result.and_then(|()| self.add_image(config_bytes, config, chains).map(drop));
+        if result.is_err() {
+            self.collect_layers(&added)?;
+        }
+        result
     }
 
     /// Stores an image's config bytes and its layer chain, returning its id.

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::config::{host_architecture, ImageConfig};
-use crate::digest::{chain_id, sha256_digest, sha256_hex, short_id, HashingReader};
+use crate::digest::{sha256_digest, sha256_hex, short_id, HashingReader};
 use crate::error::{ImageError, IoContext};
 use crate::reference::tag_target;
 use crate::store::ImageStore;
@@ -121,31 +121,12 @@ impl ImageStore {
         config_bytes: &[u8],
         config: ImageConfig,
     ) -> Result<(), ImageError> {
-        let mut chains = Vec::new();
-        let mut added = Vec::new();
-        let mut parent: Option<String> = None;
-        let mut result = Ok(());
-        for (index, (layer, diff_id)) in layers.iter().zip(&config.rootfs.diff_ids).enumerate() {
-            if sha256_hex(diff_id).is_none() {
-                result = Err(ImageError::invalid(format!("invalid diff id {diff_id:?}")));
-                break;
-            }
-            let chain = chain_id(parent.as_deref(), diff_id);
-            if !self.read_state().layers.contains_key(&chain) {
-                if let Err(e) = self.load_layer(spool, layer, index, diff_id, &chain) {
-                    result = Err(e);
-                    break;
-                }
-                added.push(chain.clone());
-            }
-            chains.push(chain.clone());
-            parent = Some(chain);
-        }
-        let result = result.and_then(|()| self.add_image(config_bytes, config, chains).map(drop));
-        if result.is_err() {
-            self.collect_layers(&added)?;
-        }
-        result
+        self.add_layers_and_image(
+            config_bytes,
+            config,
+            layers.iter(),
+            |layer, index, diff_id, chain| self.load_layer(spool, layer, index, diff_id, chain),
+        )
     }
 
     fn load_layer(
