@@ -1,100 +1,52 @@
-//! Image references as the docker CLI reads them before it asks the daemon
-//! anything (distribution's `ParseNormalizedNamed`): `busybox` is
-//! `docker.io/library/busybox`, a first component with a `.` or `:` (or
-//! `localhost`) is a registry host. Pull and push need the registry (whose
-//! credentials to send), the familiar name (what the API takes) and the
-//! full name (what `pull` prints last).
-//!
-//! Only the grammar is checked here; whether the image exists is the
-//! daemon's business.
+//! Image references for `pull`, `push` and the pull of `run`: parsed and
+//! normalized by berth-registry (Docker's rules and wording), plus what the
+//! CLI needs beyond that: whether the user named a tag at all (docker says
+//! `Using default tag: latest` then, and `-a` wants none).
 
 use std::fmt;
 
-const DEFAULT_DOMAIN: &str = "docker.io";
-const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
-const OFFICIAL_PREFIX: &str = "library/";
-const DEFAULT_TAG: &str = "latest";
-const NAME_MAX: usize = 255;
-const TAG_MAX: usize = 128;
-
-/// A parsed image reference: `domain/path[:tag][@digest]`.
+/// A parsed reference that remembers whether it named a tag or digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    domain: String,
-    path: String,
-    tag: Option<String>,
-    digest: Option<String>,
+    inner: berth_registry::Reference,
+    /// Neither tag nor digest was given (berth-registry assumes `latest`).
+    name_only: bool,
 }
 
 impl Reference {
-    /// Parses `input` with Docker Hub's defaults, failing with docker's
-    /// words: `invalid reference format`, `... must be lowercase`.
+    /// Parses `input` as docker does; errors in docker's words.
     pub fn parse(input: &str) -> Result<Reference, String> {
-        if input.len() == 64 && is_hex(input) {
-            return Err(format!(
-                "invalid repository name ({input}), cannot specify 64-byte hexadecimal strings"
-            ));
-        }
-        let (domain, remainder) = split_domain(input);
-        let remote_name = remainder.split(':').next().unwrap_or_default();
-        if remote_name.to_lowercase() != remote_name {
-            return Err(format!(
-                "invalid reference format: repository name ({remote_name}) must be lowercase"
-            ));
-        }
-        let invalid = || "invalid reference format".to_string();
-        let (name_and_tag, digest) = match remainder.split_once('@') {
-            Some((name, digest)) if is_valid_digest(digest) => (name, Some(digest.to_string())),
-            Some(_) => return Err(invalid()),
-            None => (remainder.as_str(), None),
-        };
-        let (path, tag) = match name_and_tag.split_once(':') {
-            Some((path, tag)) if is_valid_tag(tag) => (path, Some(tag.to_string())),
-            Some(_) => return Err(invalid()),
-            None => (name_and_tag, None),
-        };
-        if !is_valid_domain(&domain) || path.is_empty() || !path.split('/').all(is_valid_component)
-        {
-            return Err(invalid());
-        }
-        if domain.len() + 1 + path.len() > NAME_MAX {
-            return Err(format!(
-                "repository name must not be more than {NAME_MAX} characters"
-            ));
-        }
+        let inner: berth_registry::Reference = input.parse().map_err(|e| format!("{e}"))?;
+        let last = input.rsplit('/').next().unwrap_or(input);
         Ok(Reference {
-            domain,
-            path: path.to_string(),
-            tag,
-            digest,
+            inner,
+            name_only: !input.contains('@') && !last.contains(':'),
         })
     }
 
     /// Neither tag nor digest: `busybox`.
     pub fn is_name_only(&self) -> bool {
-        self.tag.is_none() && self.digest.is_none()
+        self.name_only
     }
 
     /// Adds the `latest` tag to a name-only reference (docker's
     /// `TagNameOnly`).
     pub fn with_default_tag(mut self) -> Reference {
-        if self.is_name_only() {
-            self.tag = Some(DEFAULT_TAG.to_string());
-        }
+        self.name_only = false;
         self
     }
 
     /// The registry: `docker.io`, `localhost:5000`.
     pub fn domain(&self) -> &str {
-        &self.domain
+        self.inner.domain()
     }
 
     pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
+        self.inner.tag().filter(|_| !self.name_only)
     }
 
     pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+        self.inner.digest().map(|d| d.as_str())
     }
 
     /// What the API's `tag` parameter takes: the digest if there is one,
@@ -105,135 +57,27 @@ impl Reference {
 
     /// The name as docker shows it: `busybox`, `me/app`, `localhost:5000/app`.
     pub fn familiar_name(&self) -> String {
-        if self.domain != DEFAULT_DOMAIN {
-            return format!("{}/{}", self.domain, self.path);
-        }
-        match self.path.strip_prefix(OFFICIAL_PREFIX) {
-            Some(short) if !short.contains('/') => short.to_string(),
-            _ => self.path.clone(),
-        }
+        self.inner.familiar_name()
     }
 
     /// The familiar name with tag and digest: `busybox:latest`.
     pub fn familiar(&self) -> String {
-        self.with_suffixes(self.familiar_name())
-    }
-
-    fn with_suffixes(&self, mut name: String) -> String {
-        if let Some(tag) = &self.tag {
-            name.push(':');
-            name.push_str(tag);
+        if self.name_only {
+            self.inner.familiar_name()
+        } else {
+            self.inner.familiar()
         }
-        if let Some(digest) = &self.digest {
-            name.push('@');
-            name.push_str(digest);
-        }
-        name
     }
 }
 
 /// The full name: `docker.io/library/busybox:latest`.
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.with_suffixes(format!("{}/{}", self.domain, self.path)))
-    }
-}
-
-/// docker's `splitDockerDomain`.
-fn split_domain(name: &str) -> (String, String) {
-    let (mut domain, mut rest) = match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.to_lowercase() != first =>
-        {
-            (first.to_string(), rest.to_string())
+        if self.name_only {
+            f.write_str(&self.inner.name())
+        } else {
+            write!(f, "{}", self.inner)
         }
-        _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
-    };
-    if domain == LEGACY_DEFAULT_DOMAIN {
-        domain = DEFAULT_DOMAIN.to_string();
-    }
-    if domain == DEFAULT_DOMAIN && !rest.contains('/') {
-        rest = format!("{OFFICIAL_PREFIX}{rest}");
-    }
-    (domain, rest)
-}
-
-fn is_hex(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// `[a-z0-9]+` runs joined by `.`, `_`, `__` or any number of `-`.
-fn is_valid_component(component: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = component.as_bytes();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    component
-        .split(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        .filter(|separator| !separator.is_empty())
-        .all(|separator| {
-            matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-')
-        })
-}
-
-/// Host labels (alphanumerics, inner hyphens) joined by dots, or a bracketed
-/// IPv6 address; then an optional numeric port.
-fn is_valid_domain(domain: &str) -> bool {
-    let (host, port) = match domain.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((addr, after)) => {
-                let ok =
-                    !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
-                if !ok {
-                    return false;
-                }
-                match after {
-                    "" => return true,
-                    _ => ("", after.strip_prefix(':')),
-                }
-            }
-            None => return false,
-        },
-        None => match domain.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (domain, None),
-        },
-    };
-    let port_ok = match port {
-        Some(port) => !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()),
-        None => true,
-    };
-    let label_ok = |label: &str| {
-        let b = label.as_bytes();
-        !b.is_empty()
-            && b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-    };
-    port_ok && (domain.starts_with('[') || host.split('.').all(label_ok))
-}
-
-/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn is_valid_tag(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    !b.is_empty()
-        && b.len() <= TAG_MAX
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
-
-/// `sha256:` and 64 lowercase hex digits (or sha384, sha512).
-fn is_valid_digest(digest: &str) -> bool {
-    match digest.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64 && is_hex(hex),
-        Some(("sha384", hex)) => hex.len() == 96 && is_hex(hex),
-        Some(("sha512", hex)) => hex.len() == 128 && is_hex(hex),
-        _ => false,
     }
 }
 
