@@ -4,6 +4,8 @@
 #     bridge, and `exec true` (hyperfine, median)
 #  2. 50 MB written to stdout, read attached and through `logs` (median of N)
 #  3. 50 idle containers: RSS of each monitor and of the daemon
+#  4. pull of a 200 MB image in 5 gzip layers from a docker-registry on
+#     127.0.0.1, removed before each pull (median of N)
 # Both engines get private sockets and roots under $BENCH_DIR; everything is
 # stopped and removed at the end. Results go to stdout as Markdown.
 set -euo pipefail
@@ -12,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-20}
 BIG_RUNS=${BIG_RUNS:-5}
+PULL_RUNS=${PULL_RUNS:-5}
 IDLE=${IDLE:-50}
 BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
 
@@ -29,6 +32,7 @@ dock() { DOCKER_HOST="unix://$docker_sock" DOCKER_CONFIG=$BENCH_DIR/docker-confi
 
 berthd_pid=
 dockerd_pid=
+registry_pid=
 docker_bridge=
 cleanup() {
   set +e
@@ -36,6 +40,7 @@ cleanup() {
   dock rm -f $(dock ps -aq) >/dev/null 2>&1
   [ -n "$berthd_pid" ] && kill "$berthd_pid" && wait "$berthd_pid"
   [ -n "$dockerd_pid" ] && kill "$dockerd_pid" && wait "$dockerd_pid"
+  [ -n "$registry_pid" ] && kill "$registry_pid" && wait "$registry_pid"
   # dockerd leaves the bridge it made; it is ours only if it was not there before.
   [ "$docker_bridge" = made ] && ip link del docker0
   # Both engines' (empty) cgroup parents.
@@ -154,3 +159,35 @@ dockerd_rss=$(rss_kb "$dockerd_pid")
 containerd_rss=$(for p in $(pgrep -x containerd); do rss_kb "$p"; done | awk '{s+=$1} END {print s+0}')
 echo "| monitor RSS per idle container ($IDLE running; median, max) | $shim_rss kB, $shim_max kB | $dshim_rss kB (containerd-shim) | $(ratio "$shim_rss" "$dshim_rss") |"
 echo "| daemon RSS with $IDLE running | $berthd_rss kB | $dockerd_rss kB dockerd + $containerd_rss kB containerd | $(ratio "$berthd_rss" "$((dockerd_rss + containerd_rss))") |"
+
+# 4. pull: an image of busybox plus five layers of 40 MB (base64 of random
+# bytes: gzip takes them to ~75%), built and pushed by dockerd to a private
+# docker-registry; each engine removes it and pulls it again (busybox, the
+# base layer, stays: "Already exists" for both).
+registry_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$BENCH_DIR/registry" "$BENCH_DIR/pullctx"
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+  "$BENCH_DIR/registry/data" "$registry_port" >"$BENCH_DIR/registry/config.yml"
+docker-registry serve "$BENCH_DIR/registry/config.yml" >"$BENCH_DIR/registry/log" 2>&1 &
+registry_pid=$!
+for l in 1 2 3 4 5; do
+  mkdir "$BENCH_DIR/pullctx/l$l"
+  for f in $(seq 40); do head -c 786432 /dev/urandom | base64 -w 100 >"$BENCH_DIR/pullctx/l$l/f$f"; done
+  echo "COPY l$l /l$l" >>"$BENCH_DIR/pullctx/steps"
+done
+{ echo "FROM busybox"; cat "$BENCH_DIR/pullctx/steps"; } >"$BENCH_DIR/pullctx/Dockerfile"
+rm "$BENCH_DIR/pullctx/steps"
+pull_image=127.0.0.1:$registry_port/bench/pull:1
+DOCKER_BUILDKIT=0 dock build -q -t "$pull_image" "$BENCH_DIR/pullctx" >/dev/null 2>&1
+dock push "$pull_image" >/dev/null
+dock rmi "$pull_image" >/dev/null
+rm -rf "$BENCH_DIR/pullctx"
+for engine in berth dock; do
+  : >"$BENCH_DIR/$engine.pull"
+  for i in $(seq "$PULL_RUNS"); do
+    time_of $engine pull "$pull_image" >>"$BENCH_DIR/$engine.pull"
+    $engine rmi "$pull_image" >/dev/null
+  done
+done
+bp=$(median <"$BENCH_DIR/berth.pull"); dp=$(median <"$BENCH_DIR/dock.pull")
+echo "| pull of 200 MB in 5 gzip layers from a registry on 127.0.0.1 (median of $PULL_RUNS) | $(ms "$bp") ms | $(ms "$dp") ms | $(ratio "$bp" "$dp") |"

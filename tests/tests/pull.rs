@@ -43,9 +43,25 @@ fn docker_pull_then_run_then_up_to_date_and_by_digest() {
     );
 
     let by_digest = format!("{}/tools/busybox@{digest}", registry.host);
-    d.docker(&["rmi", &name]).ok();
+    // The last tag of a repository takes its digest references along, so
+    // the image is deleted, as with dockerd.
+    let removed = d.docker(&["rmi", &name]).ok().stdout;
+    assert!(
+        removed.contains(&format!("Untagged: {by_digest}")),
+        "{removed}"
+    );
+    assert!(removed.contains("Deleted: sha256:"), "{removed}");
+    assert_eq!(d.get(&format!("/images/{by_digest}/json")).status, 404);
     let pulled = d.berth(&["pull", &by_digest]).ok().stdout;
     assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
+    let listed = d
+        .docker(&["images", "--format", "{{.Repository}} {{.Tag}}"])
+        .ok()
+        .stdout;
+    assert!(
+        listed.contains(&format!("{}/tools/busybox <none>", registry.host)),
+        "{listed}"
+    );
     assert_eq!(
         d.berth(&[
             "run",

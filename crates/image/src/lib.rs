@@ -37,7 +37,7 @@ pub use archive::LoadedImage;
 pub use config::{History, ImageConfig, RootFs, RunConfig};
 pub use error::{ImageError, ImageErrorKind};
 pub use history::HistoryItem;
-pub use pull::PulledLayer;
+pub use pull::{ExtractedLayer, PulledLayer};
 pub use push::{BlobToPush, PushParts};
 pub use reference::normalize_reference;
 pub use remove::Removed;

@@ -1,7 +1,9 @@
 //! The store's side of `docker pull`: which layers of an image it already
 //! has (so that they are not downloaded), scratch files for blobs being
-//! downloaded, and adding a pulled image from its config and layer blobs,
-//! with its tag and its repository digest.
+//! downloaded, unpacking each downloaded blob on its own (so several can be
+//! unpacked at once, while others still download), and adding the pulled
+//! image from its config and those layers, with its tag and its repository
+//! digest.
 //!
 //! The registry side (manifests, blob downloads, digests on the wire) is the
 //! daemon's business; this module trusts nothing it is given: every layer
@@ -16,6 +18,7 @@ use tempfile::NamedTempFile;
 use crate::config::ImageConfig;
 use crate::digest::{chain_id, sha256_digest, HashingReader};
 use crate::error::{ImageError, IoContext};
+use crate::layers::PendingLayer;
 use crate::reference::tag_target;
 use crate::store::ImageStore;
 
@@ -25,6 +28,14 @@ pub struct PulledLayer {
     pub file: NamedTempFile,
     /// `sha256:<hex>` the registry named it by (its manifest descriptor).
     pub digest: String,
+}
+
+/// A pulled layer unpacked into a scratch directory of the store, its blob
+/// verified; both vanish when it is dropped unless the image is added.
+pub struct ExtractedLayer {
+    file: NamedTempFile,
+    blob: String,
+    pending: PendingLayer,
 }
 
 impl ImageStore {
@@ -49,9 +60,34 @@ impl ImageStore {
         self.blobs.temp_file()
     }
 
-    /// Adds a pulled image: `layers[i]` is the blob of layer `i`, or `None`
-    /// when [`ImageStore::present_layers`] said the store has it. Each blob
-    /// is unpacked, hashed again (it must match its digest) and its diff id
+    /// Unpacks a downloaded blob into a scratch directory, hashing it again
+    /// on the way: it must match the digest it was downloaded by. Needs no
+    /// lock, so the layers of one pull can be unpacked at the same time.
+    pub fn extract_pulled(&self, layer: PulledLayer) -> Result<ExtractedLayer, ImageError> {
+        let path: PathBuf = layer.file.path().to_path_buf();
+        let file = File::open(&path).ctx(|| format!("opening {}", path.display()))?;
+        let mut hashing = HashingReader::new(file);
+        let pending = self.layers.unpack(&mut hashing)?;
+        hashing
+            .drain()
+            .ctx(|| format!("reading layer {}", layer.digest))?;
+        let blob = hashing.digest();
+        if blob != layer.digest {
+            return Err(ImageError::invalid(format!(
+                "layer blob has digest {blob}, expected {}",
+                layer.digest
+            )));
+        }
+        Ok(ExtractedLayer {
+            file: layer.file,
+            blob,
+            pending,
+        })
+    }
+
+    /// Adds a pulled image: `layers[i]` is layer `i` as
+    /// [`ImageStore::extract_pulled`] made it, or `None` when
+    /// [`ImageStore::present_layers`] said the store has it. Each diff id is
     /// checked against the config. Then `tag` (e.g. `host:5000/x:1`) points
     /// at the image, and `digest_ref` (`host:5000/x@sha256:...`, the
     /// manifest's digest) is recorded for RepoDigests. On failure nothing
@@ -59,7 +95,7 @@ impl ImageStore {
     pub fn add_pulled(
         &self,
         config_bytes: &[u8],
-        layers: Vec<Option<PulledLayer>>,
+        layers: Vec<Option<ExtractedLayer>>,
         tag: Option<&str>,
         digest_ref: Option<&str>,
     ) -> Result<String, ImageError> {
@@ -93,7 +129,7 @@ impl ImageStore {
         &self,
         config_bytes: &[u8],
         config: ImageConfig,
-        layers: Vec<Option<PulledLayer>>,
+        layers: Vec<Option<ExtractedLayer>>,
     ) -> Result<(), ImageError> {
         self.add_layers_and_image(
             config_bytes,
@@ -112,32 +148,23 @@ impl ImageStore {
 
     fn add_pulled_layer(
         &self,
-        layer: PulledLayer,
+        layer: ExtractedLayer,
         index: usize,
         diff_id: &str,
         chain: &str,
     ) -> Result<(), ImageError> {
-        let path: PathBuf = layer.file.path().to_path_buf();
-        let file = File::open(&path).ctx(|| format!("opening {}", path.display()))?;
-        let mut hashing = HashingReader::new(file);
-        let pending = self.layers.unpack(&mut hashing)?;
-        hashing
-            .drain()
-            .ctx(|| format!("reading layer {}", layer.digest))?;
-        let blob = hashing.digest();
-        if blob != layer.digest {
-            return Err(ImageError::invalid(format!(
-                "layer {index} has digest {blob}, expected {}",
-                layer.digest
-            )));
-        }
+        let ExtractedLayer {
+            file,
+            blob,
+            pending,
+        } = layer;
         let actual = &pending.unpacked.diff_id;
         if actual != diff_id {
             return Err(ImageError::invalid(format!(
                 "invalid diffID for layer {index}: expected {diff_id:?}, got {actual:?}"
             )));
         }
-        self.blobs.adopt(layer.file, &blob)?;
+        self.blobs.adopt(file, &blob)?;
         self.add_layer(pending, chain, &blob)?;
         Ok(())
     }
@@ -172,6 +199,10 @@ mod tests {
         }
     }
 
+    fn extracted(store: &ImageStore, blob: &[u8]) -> ExtractedLayer {
+        store.extract_pulled(download(store, blob)).unwrap()
+    }
+
     fn config_for(layers: &[&[u8]]) -> Vec<u8> {
         let diff_ids: Vec<String> = layers.iter().map(|l| sha256_digest(l)).collect();
         serde_json::to_vec(&serde_json::json!({
@@ -191,8 +222,8 @@ mod tests {
         let config = config_for(&[&base, &top]);
         assert_eq!(store.present_layers(&config).unwrap(), [false, false]);
         let layers = vec![
-            Some(download(&store, &gzip(&base))),
-            Some(download(&store, &top)),
+            Some(extracted(&store, &gzip(&base))),
+            Some(extracted(&store, &top)),
         ];
         let digest_ref = format!("localhost:5000/app@sha256:{}", "a".repeat(64));
         let id = store
@@ -218,7 +249,7 @@ mod tests {
         store
             .add_pulled(
                 &first,
-                vec![Some(download(&store, &base))],
+                vec![Some(extracted(&store, &base))],
                 Some("one"),
                 None,
             )
@@ -229,7 +260,7 @@ mod tests {
         store
             .add_pulled(
                 &second,
-                vec![None, Some(download(&store, &top))],
+                vec![None, Some(extracted(&store, &top))],
                 Some("two"),
                 None,
             )
@@ -244,18 +275,15 @@ mod tests {
         let config = config_for(&[&base]);
         let mut lying = download(&store, &base);
         lying.digest = format!("sha256:{}", "0".repeat(64));
-        let e = store
-            .add_pulled(&config, vec![Some(lying)], Some("bad"), None)
-            .unwrap_err();
+        let e = store.extract_pulled(lying).err().unwrap();
         assert!(e.to_string().contains("expected sha256:000"), "{e}");
-        assert!(store.get("bad").is_err());
         assert_eq!(store.present_layers(&config).unwrap(), [false]);
 
         let other = layer_tar(&[("etc/other", "2")]);
         let e = store
             .add_pulled(
                 &config,
-                vec![Some(download(&store, &other))],
+                vec![Some(extracted(&store, &other))],
                 Some("bad"),
                 None,
             )

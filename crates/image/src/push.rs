@@ -109,7 +109,12 @@ mod tests {
             digest: sha256_digest(&blob),
         };
         store
-            .add_pulled(&config, vec![Some(layer)], Some("app:1"), None)
+            .add_pulled(
+                &config,
+                vec![Some(store.extract_pulled(layer).unwrap())],
+                Some("app:1"),
+                None,
+            )
             .unwrap();
         let parts = store.push_parts("app:1").unwrap();
         assert_eq!(parts.config, config);

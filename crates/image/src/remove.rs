@@ -3,6 +3,7 @@
 use crate::digest::short_id;
 use crate::error::ImageError;
 use crate::store::ImageStore;
+use crate::tags::{is_digest_ref, repository_of};
 
 /// One line of `docker rmi` output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,8 @@ impl ImageStore {
         let mut removed = Vec::new();
         match resolved.by_name {
             Some(name) => {
-                if let (Some(container), false, 1) = (&user, force, refs.len()) {
+                let going = going_with(&name, &refs);
+                if let (Some(container), false, true) = (&user, force, going.len() == refs.len()) {
                     return Err(ImageError::Conflict(format!(
                         "conflict: unable to remove repository reference {reference:?} (must force) - container {} is using its referenced image {}",
                         short_id(container),
@@ -45,10 +47,13 @@ impl ImageStore {
                     )));
                 }
                 self.update_tags(|tags| {
-                    tags.remove(&name);
+                    for name in &going {
+                        tags.remove(name);
+                    }
                 })?;
-                removed.push(Removed::Untagged(name));
-                if refs.len() > 1 || user.is_some() {
+                let last = going.len() == refs.len();
+                removed.extend(going.into_iter().map(Removed::Untagged));
+                if !last || user.is_some() {
                     return Ok(removed);
                 }
             }
@@ -84,6 +89,22 @@ impl ImageStore {
         removed.extend(layers.into_iter().map(Removed::Deleted));
         Ok(removed)
     }
+}
+
+/// The references that go with `name`: itself and, when it is the last tag
+/// of its repository, that repository's digest references too (as dockerd
+/// does, so that `rmi repo:tag` of a pulled image deletes it).
+fn going_with(name: &str, refs: &[String]) -> Vec<String> {
+    let mut going = vec![name.to_string()];
+    if is_digest_ref(name) {
+        return going;
+    }
+    let repository = repository_of(name);
+    let same_repo = |r: &&String| repository_of(r) == repository && r.as_str() != name;
+    if !refs.iter().filter(same_repo).any(|r| !is_digest_ref(r)) {
+        going.extend(refs.iter().filter(same_repo).cloned());
+    }
+    going
 }
 
 #[cfg(test)]
@@ -137,6 +158,33 @@ mod tests {
         }
         assert_eq!(store.get(&id).unwrap_err().kind(), ImageErrorKind::NotFound);
         assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_last_tag_of_a_repository_takes_its_digest_references_along() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let refs: Vec<String> = [
+            format!("app@{digest}"),
+            "app:1".to_string(),
+            format!("mirror/app@{digest}"),
+        ]
+        .into();
+        assert_eq!(
+            going_with("app:1", &refs),
+            ["app:1".to_string(), format!("app@{digest}")]
+        );
+        let mut tagged = refs.clone();
+        tagged.push("app:2".into());
+        assert_eq!(going_with("app:1", &tagged), ["app:1"]);
+        assert_eq!(
+            going_with(&format!("app@{digest}"), &refs),
+            [format!("app@{digest}")]
+        );
+        let registry = [
+            "localhost:5000/app:1".to_string(),
+            format!("localhost:5000/app@{digest}"),
+        ];
+        assert_eq!(going_with("localhost:5000/app:1", &registry), registry);
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub(crate) fn is_digest_ref(reference: &str) -> bool {
 }
 
 /// The repository part of a familiar reference: `localhost:5000/x:1` -> `localhost:5000/x`.
-fn repository_of(reference: &str) -> &str {
+pub(crate) fn repository_of(reference: &str) -> &str {
     let name = reference.split('@').next().unwrap_or(reference);
     match name.rfind(':') {
         Some(i) if !name[i + 1..].contains('/') => &name[..i],

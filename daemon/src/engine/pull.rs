@@ -1,7 +1,8 @@
 //! `docker pull` (`POST /images/create?fromImage=`): resolve the reference
 //! at the registry, download the layers the store lacks (three at a time,
-//! as dockerd), hand them to the image store, and report it all in Docker's
-//! progress stream.
+//! as dockerd), unpack each as soon as it is down (while the others still
+//! download: unpacking is most of a pull's CPU), hand them to the image
+//! store, and report it all in Docker's progress stream.
 //!
 //! Resolving happens before the reply starts, so a missing tag, bad
 //! credentials or an unreachable registry are plain HTTP errors; what fails
@@ -13,7 +14,7 @@ use super::progress::{Progress, Throttle};
 use super::{blocking, image_error, Engine};
 use crate::engine::events::Event;
 use berth_api::{ApiError, ErrorKind};
-use berth_image::PulledLayer;
+use berth_image::{ExtractedLayer, PulledLayer};
 use berth_registry::{Credentials, Descriptor, Platform, Reference, Resolved};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
@@ -149,7 +150,7 @@ impl Engine {
             .enumerate()
             .filter(|(i, _)| !present[*i])
             .collect();
-        let downloads: Vec<Result<(usize, PulledLayer), ApiError>> = stream::iter(wanted)
+        let downloads: Vec<Result<(usize, ExtractedLayer), ApiError>> = stream::iter(wanted)
             .map(|(index, layer)| async move {
                 self.download_layer(plan, &layer, progress)
                     .await
@@ -158,7 +159,8 @@ impl Engine {
             .buffer_unordered(PARALLEL_DOWNLOADS)
             .collect()
             .await;
-        let mut layers: Vec<Option<PulledLayer>> = resolved.layers.iter().map(|_| None).collect();
+        let mut layers: Vec<Option<ExtractedLayer>> =
+            resolved.layers.iter().map(|_| None).collect();
         for download in downloads {
             let (index, pulled) = download?;
             layers[index] = Some(pulled);
@@ -170,9 +172,6 @@ impl Engine {
             .filter(|(_, here)| !**here)
             .map(|(layer, _)| short(layer))
             .collect();
-        for id in &fetched {
-            progress.status(Some(id), "Extracting").await;
-        }
         let images = self.images.clone();
         let tag = reference.tag().map(|_| familiar.clone());
         let digest_ref = format!("{}@{}", reference.familiar_name(), resolved.digest);
@@ -199,13 +198,14 @@ impl Engine {
         Ok(())
     }
 
-    /// One layer into a scratch file of the store, with byte counts.
+    /// One layer into a scratch file of the store, with byte counts, then
+    /// unpacked into a scratch directory.
     async fn download_layer(
         &self,
         plan: &PullPlan,
         layer: &Descriptor,
         progress: &Progress,
-    ) -> Result<PulledLayer, ApiError> {
+    ) -> Result<ExtractedLayer, ApiError> {
         let id = short(layer);
         let file = self.images.download_file().map_err(image_error)?;
         let sink = file
@@ -231,10 +231,13 @@ impl Engine {
             .map_err(registry_error)?;
         progress.status(Some(&id), "Verifying Checksum").await;
         progress.status(Some(&id), "Download complete").await;
-        Ok(PulledLayer {
+        progress.status(Some(&id), "Extracting").await;
+        let pulled = PulledLayer {
             file,
             digest: layer.digest.to_string(),
-        })
+        };
+        let images = self.images.clone();
+        blocking(move || images.extract_pulled(pulled).map_err(image_error)).await
     }
 }
 

@@ -38,7 +38,6 @@ pub async fn list(engine: &Arc<Engine>, query: &Query) -> ApiResult {
     filters.validate(&["dangling", "label", "reference"])?;
     let images = engine.images.clone();
     let mut all = blocking(move || images.list().map_err(image_error)).await?;
-    let show_all = query.bool("all");
     let dangling = filters
         .get("dangling")
         .first()
@@ -46,11 +45,7 @@ pub async fn list(engine: &Arc<Engine>, query: &Query) -> ApiResult {
     let references = filters.get("reference").to_vec();
     all.retain(|image| {
         let untagged = image.repo_tags.is_empty();
-        let keep_dangling = match dangling {
-            Some(true) => untagged,
-            Some(false) => !untagged,
-            None => show_all || !untagged || image.repo_digests.is_empty(),
-        };
+        let keep_dangling = dangling.is_none_or(|d| d == untagged);
         let labels = image
             .config
             .config
