@@ -45,17 +45,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A plain HTTP registry with no auth; `None` (and a note on stderr)
-    /// when `docker-registry` is not installed.
-    pub fn start() -> Option<Registry> {
+    /// A plain HTTP registry with no auth.
+    pub fn start() -> Registry {
         Registry::start_with(Options::default())
     }
 
-    pub fn start_with(options: Options) -> Option<Registry> {
-        if !PathBuf::from(BINARY).exists() {
-            eprintln!("skipping: {BINARY} is missing (apt-get install docker-registry)");
-            return None;
-        }
+    /// One with `options`; panics if `docker-registry` is not installed
+    /// (scripts/install-deps.sh installs it).
+    pub fn start_with(options: Options) -> Registry {
+        assert!(
+            PathBuf::from(BINARY).exists(),
+            "{BINARY} is missing: apt-get install docker-registry"
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
@@ -71,7 +72,7 @@ impl Registry {
             .expect("spawn docker-registry");
         let mut registry = Registry { child, host, dir };
         registry.wait_ready();
-        Some(registry)
+        registry
     }
 
     /// A reference string on this registry.
