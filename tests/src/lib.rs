@@ -147,10 +147,11 @@ pub struct Daemon {
 
 /// Network resources of one test daemon, unique among all test daemons on
 /// the machine (also those of other test processes): slot `index` is held by
-/// an exclusive lock on a file for as long as this value lives.
+/// an abstract unix socket bound for as long as this value lives (no file
+/// left behind; the kernel frees it when the process ends).
 pub struct NetSlot {
     pub index: u32,
-    _lock: std::fs::File,
+    _lock: std::os::unix::net::UnixListener,
 }
 
 /// How many test daemons can have networks at once.
@@ -158,18 +159,16 @@ const NET_SLOTS: u32 = 120;
 
 impl NetSlot {
     fn acquire() -> NetSlot {
-        use std::os::fd::AsRawFd;
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixListener};
         let start = std::process::id() % NET_SLOTS;
         loop {
             for offset in 0..NET_SLOTS {
                 let index = (start + offset) % NET_SLOTS;
-                let path = std::env::temp_dir().join(format!("berth-test-netslot-{index}.lock"));
-                let Ok(file) = std::fs::File::create(&path) else {
-                    continue;
-                };
-                // SAFETY: flock on a descriptor we own; no memory involved.
-                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                    return NetSlot { index, _lock: file };
+                let name = format!("berth-test-netslot-{index}");
+                let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+                if let Ok(lock) = UnixListener::bind_addr(&addr) {
+                    return NetSlot { index, _lock: lock };
                 }
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -6,10 +6,11 @@
 //! file). Guards remove the links pass or fail; namespaces go with their
 //! descriptor. Traffic only goes to addresses of namespaces made here.
 
-use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,6 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::RouteNetlinkMessage;
-use nix::fcntl::{Flock, FlockArg};
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::{Handle, LinkBridge, LinkVeth, MulticastGroup};
 
@@ -37,10 +37,11 @@ fn unique_name(prefix: &str) -> String {
     name
 }
 
-/// A 10.199.X.0/24 held by this test alone while this value lives.
+/// A 10.199.X.0/24 held by this test alone while this value lives: an
+/// abstract unix socket is bound for it (no file left behind).
 struct Subnet {
     third: u8,
-    _lock: Flock<File>,
+    _lock: UnixListener,
 }
 
 impl Subnet {
@@ -48,14 +49,9 @@ impl Subnet {
         let start = std::process::id() as usize * 31 + NEXT.fetch_add(1, Ordering::Relaxed);
         for i in 0..256 {
             let third = ((start + i) % 256) as u8;
-            let path = std::env::temp_dir().join(format!("berth-network-test-10.199.{third}.lock"));
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .unwrap();
-            if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            let name = format!("berth-network-test-10.199.{third}");
+            let addr = UnixAddr::from_abstract_name(name.as_bytes()).unwrap();
+            if let Ok(lock) = UnixListener::bind_addr(&addr) {
                 return Subnet { third, _lock: lock };
             }
         }
