@@ -34,5 +34,6 @@ pub use join::JoinTarget;
 pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
 pub use spawn::{spawn_init, InitIo, InitOutcome, InitStdio};
 pub use spec::{
-    ContainerSpec, ExitStatus, FileBind, NetworkNamespace, ProcessSpec, RootfsSpec, StartReport,
+    ContainerSpec, DeviceNode, ExitStatus, FileBind, NetworkNamespace, ProcessSpec, RootfsSpec,
+    StartReport,
 };

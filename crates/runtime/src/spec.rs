@@ -42,6 +42,26 @@ pub struct ContainerSpec {
     /// The network namespace the init runs in.
     #[serde(default)]
     pub network: NetworkNamespace,
+    /// Device nodes created in the container's `/dev` besides the standard
+    /// ones (`--device`, and every host device with `--privileged`). Whether
+    /// they can be opened is the device cgroup's business.
+    #[serde(default)]
+    pub devices: Vec<DeviceNode>,
+}
+
+/// A device node to create inside the container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeviceNode {
+    /// Absolute path inside the container (`/dev/fuse`).
+    pub path: String,
+    /// `'c'` (character) or `'b'` (block).
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    /// Permission bits of the node (e.g. 0o666).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Which network namespace a container's init gets.

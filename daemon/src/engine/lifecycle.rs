@@ -334,6 +334,7 @@ impl Engine {
             log_path: self.paths.log_path(&record.id),
             exit_path: self.paths.exit_path(&record.id),
             network: prepared.network,
+            devices: Vec::new(),
         };
         let hostname = record.config.hostname.clone();
         let shim = self.paths.shim.clone();

@@ -132,6 +132,7 @@ impl Fixture {
             cgroup_procs: vec![],
             cgroupns_host: false,
             network: NetworkNamespace::New,
+            devices: vec![],
             id,
         }
     }
