@@ -102,3 +102,53 @@ fn restart_removes_half_created_containers_and_keeps_whole_ones() {
     let names = d.berth(&["ps", "-a", "--format", "{{.Names}}"]).ok().stdout;
     assert_eq!(names.trim(), "whole");
 }
+
+/// CVE-2019-5736: monitors run from a read-only mount of `berth-shim`, so
+/// nobody, not even root on the host, can write the binary through a
+/// monitor's `/proc/<pid>/exe`. While any monitor runs, a write gets ETXTBSY
+/// anyway; the attack keeps the file open and waits for that to end, so
+/// what counts is the mount the opened file is on.
+#[test]
+fn the_monitor_binary_is_reached_only_through_a_read_only_mount() {
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    let d = Daemon::with_busybox();
+    d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "watched",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let pid = d
+        .berth(&["inspect", "-f", "{{.State.Pid}}", "watched"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let monitor = stat
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let exe = std::fs::File::open(format!("/proc/{monitor}/exe")).unwrap();
+    let flags = fstatvfs(&exe).unwrap().flags();
+    assert!(flags.contains(FsFlags::ST_RDONLY), "{flags:?}");
+    let err = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{monitor}/exe"))
+        .unwrap_err();
+    assert!(
+        [Some(libc::EROFS), Some(libc::ETXTBSY)].contains(&err.raw_os_error()),
+        "{err}"
+    );
+    d.berth(&["rm", "-f", "watched"]).ok();
+}

@@ -21,6 +21,7 @@ pub mod progress;
 mod pull;
 mod push;
 mod rename_top;
+mod shim_binary;
 mod update;
 mod view;
 
@@ -93,7 +94,7 @@ pub struct Engine {
 impl Engine {
     /// Opens the roots, loads container records and re-adopts live monitors.
     pub async fn open(
-        paths: Paths,
+        mut paths: Paths,
         cgroup_parent: String,
         network: networks::Config,
         registry: berth_registry::ClientConfig,
@@ -106,6 +107,7 @@ impl Engine {
         ] {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        paths.shim = shim_binary::protect(&paths.shim, &paths.exec_root)?;
         let images = Arc::new(
             ImageStore::open(paths.data_root.join("image")).context("opening the image store")?,
         );

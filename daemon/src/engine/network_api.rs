@@ -6,6 +6,7 @@
 use super::container::{Container, Record};
 use super::endpoints::{Attachment, Endpoint};
 use super::networks::{IpamConfig, NetworkRecord, BRIDGE};
+use super::shim_binary;
 use super::Engine;
 use berth_api::network::{
     ConnectRequest, DisconnectRequest, EndpointIpamConfig, EndpointResource, EndpointSettings,
@@ -444,12 +445,14 @@ impl Engine {
         }
     }
 
-    /// At a clean exit with nothing running: the bridges and the firewall
-    /// table go; with containers running they stay, for the next berthd.
+    /// At a clean exit with nothing running: the bridges, the firewall table
+    /// and the monitor binary's mount go; with containers running they stay,
+    /// for the next berthd.
     pub async fn shutdown(&self) {
         if self.all().iter().any(|c| c.record().running()) {
             return;
         }
+        shim_binary::release(&self.paths.shim);
         for network in self.net.networks.all() {
             self.forget_bridge(&network).await;
         }
