@@ -77,9 +77,10 @@ mod tests {
         std::fs::copy("/bin/true", &real).unwrap();
         let exec_root = dir.path().join("exec");
         std::fs::create_dir(&exec_root).unwrap();
+        // Protecting twice (a restart) replaces the mount rather than stacking.
+        let first = protect(&real, &exec_root).unwrap();
         let path = protect(&real, &exec_root).unwrap();
-        // Protecting again (a restart) replaces the mount rather than stacking.
-        let path = protect(&real, &exec_root).unwrap();
+        assert_eq!(first, path);
         assert!(std::process::Command::new(&path)
             .status()
             .unwrap()
