@@ -3,7 +3,9 @@
 # busybox-static (the test image), docker.io (the reference docker CLI and
 # dockerd for benchmarks), hyperfine (benchmarks), nftables (berthd's NAT
 # and isolation rules go through `nft`), iproute2 (tests' clean-up),
-# docker-registry (a real registry on 127.0.0.1 for pull and push tests), and
+# docker-registry (a real registry on 127.0.0.1 for pull and push tests),
+# openssl and apache2-utils (the TLS registry's certificates and bcrypt
+# htpasswd file), skopeo (zstd-recompressed images for the pull tests), and
 # docker-py + pytest.
 set -euo pipefail
 
@@ -17,6 +19,9 @@ command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

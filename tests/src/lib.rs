@@ -142,6 +142,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     /// This daemon's network slot: its default bridge and address pools.
     pub net: NetSlot,
+    /// Flags given to berthd after the harness's own (on restarts too).
+    extra_args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -196,6 +198,12 @@ static SUBREAPER: OnceLock<()> = OnceLock::new();
 impl Daemon {
     /// Starts a daemon with an empty data root.
     pub fn start() -> Daemon {
+        Daemon::start_with_args(&[])
+    }
+
+    /// Starts a daemon with an empty data root and these extra berthd flags
+    /// (`--certs-dir DIR`, `--registry-mirror URL`, ...).
+    pub fn start_with_args(args: &[&str]) -> Daemon {
         // Monitors that outlive a killed daemon are re-parented to us, so we
         // can reap them by pid instead of leaving zombies to the host's init.
         SUBREAPER.get_or_init(|| {
@@ -208,6 +216,7 @@ impl Daemon {
             socket: root.join("berth.sock"),
             root,
             net: NetSlot::acquire(),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         daemon.spawn();
@@ -249,6 +258,7 @@ impl Daemon {
             .arg(self.net.bip())
             .arg("--default-address-pool")
             .arg(self.net.pool())
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -331,11 +341,20 @@ impl Daemon {
 
     pub fn berth_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("berth"));
-        cmd.arg("-H")
+        // The same private config.json as docker_cmd's, never root's own.
+        cmd.env("DOCKER_CONFIG", self.docker_config())
+            .env_remove("BERTH_CONFIG")
+            .arg("-H")
             .arg(self.host())
             .args(args)
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// The docker CLI's config dir (`DOCKER_CONFIG`) for this daemon's
+    /// `docker` and `berth` commands: its `config.json` holds their logins.
+    pub fn docker_config(&self) -> PathBuf {
+        self.root.join("docker-config")
     }
 
     pub fn docker(&self, args: &[&str]) -> Run {
@@ -345,7 +364,7 @@ impl Daemon {
     pub fn docker_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("docker");
         cmd.env("DOCKER_HOST", self.host())
-            .env("DOCKER_CONFIG", self.root.join("docker-config"))
+            .env("DOCKER_CONFIG", self.docker_config())
             .env_remove("DOCKER_CONTEXT")
             .args(args)
             .stdin(Stdio::null());

@@ -29,13 +29,15 @@ pub struct PullPlan {
     auth: Option<Credentials>,
 }
 
-/// A registry error as the API reports it.
+/// A registry error as the API reports it for a pull or a push. Refused
+/// credentials are a 500, as dockerd answers: on a 401 the docker CLI would
+/// start an interactive login prompt (and wait forever without a terminal).
+/// Only `POST /auth` answers 401.
 pub fn registry_error(e: berth_registry::Error) -> ApiError {
     use berth_registry::Error as E;
     let kind = match &e {
         E::InvalidReference(_) => ErrorKind::InvalidParameter,
         E::NotFound(_) => ErrorKind::NotFound,
-        E::Unauthorized(_) => ErrorKind::Unauthorized,
         _ => ErrorKind::System,
     };
     ApiError::new(kind, e.to_string())

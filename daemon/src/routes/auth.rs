@@ -4,7 +4,7 @@
 use crate::engine::{registry_error, Engine};
 use crate::http::{self, ApiResult, Request};
 use base64::Engine as _;
-use berth_api::ApiError;
+use berth_api::{ApiError, ErrorKind};
 use berth_registry::Credentials;
 use serde::Deserialize;
 use serde_json::json;
@@ -66,7 +66,12 @@ pub async fn login(engine: &Arc<Engine>, req: Request) -> ApiResult {
         .registry
         .login(server, &credentials)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| match e {
+            berth_registry::Error::Unauthorized(message) => {
+                ApiError::new(ErrorKind::Unauthorized, message)
+            }
+            e => registry_error(e),
+        })?;
     http::ok_json(&json!({"Status": "Login Succeeded", "IdentityToken": ""}))
 }
 
