@@ -221,3 +221,62 @@ fn berth_history_prune_and_df() {
         .unwrap_or_default();
     assert!(images.split_whitespace().nth(1) == Some("1"), "{df}");
 }
+
+/// The largest blob file in a `docker-registry`'s filesystem storage: the
+/// busybox layer.
+fn largest_blob(storage: &std::path::Path) -> std::path::PathBuf {
+    fn walk(dir: &std::path::Path, found: &mut Vec<(u64, std::path::PathBuf)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.file_name().is_some_and(|n| n == "data") {
+                found.push((entry.metadata().unwrap().len(), path));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&storage.join("docker/registry/v2/blobs"), &mut found);
+    found.into_iter().max().expect("no blob stored").1
+}
+
+#[test]
+fn a_corrupt_layer_fails_the_pull_leaves_nothing_and_a_retry_works() {
+    let d = Daemon::start();
+    let registry = Registry::start();
+    registry.push_busybox("fragile:1");
+    let name = format!("{}/fragile:1", registry.host);
+    // The registry serves what its storage holds: flip bytes of the layer
+    // in the middle (same size, so only the digest can tell).
+    let blob = largest_blob(&registry.dir().join("data"));
+    let good = std::fs::read(&blob).unwrap();
+    let mut bad = good.clone();
+    let middle = bad.len() / 2;
+    for byte in &mut bad[middle..middle + 64] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&blob, &bad).unwrap();
+
+    let r = d.docker(&["pull", &name]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("digest"), "{}", r.stderr);
+    assert_eq!(d.get(&format!("/images/{name}/json")).status, 404);
+    let image_root = d.root.join("data/image");
+    let scratch: Vec<_> = std::fs::read_dir(image_root.join("tmp"))
+        .unwrap()
+        .chain(std::fs::read_dir(image_root.join("layers")).unwrap())
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(scratch.is_empty(), "{scratch:?}");
+    assert_eq!(d.get("/_ping").status, 200);
+
+    std::fs::write(&blob, &good).unwrap();
+    d.docker(&["pull", &name]).ok();
+    assert_eq!(
+        d.docker(&["run", "--rm", "--network", "none", &name, "echo", "retried"])
+            .ok()
+            .stdout,
+        "retried\n"
+    );
+}
