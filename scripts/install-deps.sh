@@ -5,7 +5,8 @@
 # and isolation rules go through `nft`), iproute2 (tests' clean-up),
 # docker-registry (a real registry on 127.0.0.1 for pull and push tests),
 # openssl and apache2-utils (the TLS registry's certificates and bcrypt
-# htpasswd file), skopeo (zstd-recompressed images for the pull tests), and
+# htpasswd file), skopeo (zstd-recompressed images for the pull tests),
+# libseccomp-dev and pkg-config (crates/seccomp links libseccomp), and
 # docker-py + pytest.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+dpkg -s libseccomp-dev >/dev/null 2>&1 || missing+=(libseccomp-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
