@@ -2,29 +2,50 @@
 //!
 //! Parses dockerd-style flags, prepares the data and exec roots, opens the
 //! engine (which re-adopts containers that outlived a previous daemon) and
-//! serves the Docker Engine API on a Unix socket until SIGTERM or SIGINT.
+//! serves the Docker Engine API on Unix sockets, and on TCP with mutual TLS
+//! when asked, until SIGTERM or SIGINT.
 
 mod engine;
 mod http;
 mod reaper;
 mod routes;
 mod server;
+mod tls;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 /// Command-line flags, named as dockerd names them.
 #[derive(Parser, Debug)]
 #[command(name = "berthd", version, about = "The Berth container engine daemon")]
 struct Flags {
-    /// Socket to listen on (unix:///path).
+    /// Address to listen on: unix:///path, or tcp://host:port with
+    /// --tlsverify (repeatable).
     #[arg(
         short = 'H',
         long = "host",
         default_value = "unix:///run/berth/berth.sock"
     )]
-    host: String,
+    host: Vec<String>,
+    /// Group of the unix sockets, a name or number [default: berth, or
+    /// root's group when there is no such group].
+    #[arg(short = 'G', long = "group")]
+    group: Option<String>,
+    /// Serve tcp:// hosts with TLS, accepting only clients with a
+    /// certificate issued under --tlscacert (required for tcp://).
+    #[arg(long = "tlsverify")]
+    tlsverify: bool,
+    /// CA certificates (PEM) that client certificates must chain to.
+    #[arg(long = "tlscacert", requires = "tlsverify")]
+    tlscacert: Option<PathBuf>,
+    /// berthd's TLS certificate chain (PEM).
+    #[arg(long = "tlscert", requires = "tlsverify")]
+    tlscert: Option<PathBuf>,
+    /// berthd's TLS private key (PEM).
+    #[arg(long = "tlskey", requires = "tlsverify")]
+    tlskey: Option<PathBuf>,
     /// Root of persistent state: containers, images, logs.
     #[arg(long = "data-root", default_value = "/var/lib/berth")]
     data_root: PathBuf,
@@ -64,6 +85,85 @@ struct Flags {
     /// debug, info, warn, error or fatal.
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
+    /// The most one image layer may unpack to, e.g. 64g (0: no limit).
+    #[arg(long = "max-layer-size", default_value = "64g", value_parser = parse_size)]
+    max_layer_size: u64,
+    /// How many times its compressed size a layer may unpack to once past
+    /// its first 256 MiB (0: no limit).
+    #[arg(long = "max-layer-ratio", default_value_t = 64)]
+    max_layer_ratio: u64,
+}
+
+/// A size as dockerd's flags take it: bytes, or a number with k, m, g or t
+/// (binary multiples; a trailing `b` or `ib` is allowed).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let unit_start = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(unit_start);
+    let shift = match unit.trim_start() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: use bytes or a number with k, m, g or t"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("invalid size {text:?}"))
+}
+
+/// The hosts to listen on and the TLS config the tcp:// ones need.
+fn listen_config(
+    flags: &Flags,
+) -> anyhow::Result<(
+    Vec<server::Host>,
+    Option<std::sync::Arc<rustls::ServerConfig>>,
+)> {
+    let hosts = flags
+        .host
+        .iter()
+        .map(|h| server::Host::parse(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let Some(tcp) = hosts.iter().find_map(|h| match h {
+        server::Host::Tcp(addr) => Some(addr),
+        server::Host::Unix(_) => None,
+    }) else {
+        return Ok((hosts, None));
+    };
+    if !flags.tlsverify {
+        bail!(
+            "refusing to listen on tcp://{tcp} without --tlsverify: whoever reaches the API is root on this host; \
+             give --tlsverify with --tlscacert, --tlscert and --tlskey"
+        );
+    }
+    let (Some(ca), Some(cert), Some(key)) = (&flags.tlscacert, &flags.tlscert, &flags.tlskey)
+    else {
+        bail!("--tlsverify needs --tlscacert, --tlscert and --tlskey");
+    };
+    let config = tls::server_config(&tls::TlsFiles { ca, cert, key })?;
+    Ok((hosts, Some(config)))
+}
+
+/// Creates the data root, or tightens an existing one, to mode 0700: it
+/// holds unpacked layers, whose setuid files and device nodes no other
+/// user of the host may reach.
+fn prepare_data_root(dir: &Path) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating data root {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("setting the mode of data root {}", dir.display()))
 }
 
 fn registry_config(flags: &Flags) -> berth_registry::ClientConfig {
@@ -74,13 +174,6 @@ fn registry_config(flags: &Flags) -> berth_registry::ClientConfig {
     config.mirrors = flags.registry_mirror.clone();
     config.certs_dir = Some(flags.certs_dir.clone());
     config
-}
-
-fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
-    match host.strip_prefix("unix://") {
-        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ => bail!("unsupported host {host:?}: berthd listens on unix:///path only"),
-    }
 }
 
 fn log_filter(level: &str) -> anyhow::Result<&'static str> {
@@ -105,7 +198,15 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     log_filter(&flags.log_level)?;
-    let socket = socket_path(&flags.host)?;
+    let (hosts, tls) = listen_config(&flags)?;
+    for host in &hosts {
+        if let server::Host::Unix(path) = host {
+            server::prepare_socket_dir(path)?;
+        }
+    }
+    let socket_gid = server::socket_gid(flags.group.as_deref())?;
+    berth_image::ImageStore::set_unpack_limits(flags.max_layer_size, flags.max_layer_ratio);
+    prepare_data_root(&flags.data_root)?;
     let shim = std::env::current_exe()
         .context("locating berthd's own executable")?
         .with_file_name("berth-shim");
@@ -145,7 +246,13 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(pidfile, format!("{}\n", std::process::id()))
                 .with_context(|| format!("writing pid file {}", pidfile.display()))?;
         }
-        let result = server::serve(&socket, engine.clone()).await;
+        let result = match server::StopSignals::install()
+            .context("catching SIGTERM and SIGINT")
+            .and_then(|stop| Ok((stop, server::bind(&hosts, socket_gid, tls)?)))
+        {
+            Ok((stop, listeners)) => server::serve(listeners, stop, engine.clone()).await,
+            Err(e) => Err(e),
+        };
         engine.shutdown().await;
         if let Some(pidfile) = &flags.pidfile {
             let _ = std::fs::remove_file(pidfile);
@@ -161,14 +268,53 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(std::iter::once("berthd").chain(args.iter().copied())).unwrap()
+    }
+
     #[test]
-    fn host_must_be_a_unix_socket() {
-        assert_eq!(
-            socket_path("unix:///tmp/b.sock").unwrap(),
-            PathBuf::from("/tmp/b.sock")
-        );
-        assert!(socket_path("tcp://127.0.0.1:2375").is_err());
-        assert!(socket_path("unix://").is_err());
+    fn tcp_is_refused_without_tlsverify_and_tls_needs_all_three_files() {
+        let (hosts, tls) = listen_config(&flags(&[])).unwrap();
+        assert_eq!(hosts, [server::Host::Unix("/run/berth/berth.sock".into())]);
+        assert!(tls.is_none());
+        let err = listen_config(&flags(&[
+            "-H",
+            "unix:///b.sock",
+            "-H",
+            "tcp://127.0.0.1:2376",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("without --tlsverify"), "{err}");
+        let err = listen_config(&flags(&["-H", "tcp://127.0.0.1", "--tlsverify"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--tlscacert, --tlscert and --tlskey"), "{err}");
+        assert!(Flags::try_parse_from(["berthd", "--tlscert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn sizes_take_dockers_units() {
+        assert_eq!(parse_size("64g").unwrap(), 64 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("10 kb").unwrap(), 10 << 10);
+        assert_eq!(parse_size("1234").unwrap(), 1234);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert!(parse_size("1.5g").is_err());
+        assert!(parse_size("g").is_err());
+        assert!(parse_size("99999999999t").is_err());
+    }
+
+    #[test]
+    fn data_root_is_private() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("a/data");
+        prepare_data_root(&root).unwrap();
+        assert_eq!(std::fs::metadata(&root).unwrap().mode() & 0o7777, 0o700);
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        prepare_data_root(&root).unwrap();
+        assert_eq!(std::fs::metadata(&root).unwrap().mode() & 0o7777, 0o700);
     }
 
     #[test]

@@ -1,36 +1,106 @@
 //! Applies one layer tarball to an empty directory: the defence against
 //! hostile archives.
 //!
-//! Every entry path is normalized and must stay inside the layer (`..` is
-//! rejected, absolute paths are made relative). Parent directories are
-//! walked with `lstat` and a symlink anywhere on the way fails the layer, so
-//! a symlink planted by the archive is never followed. Symlinks themselves
-//! are created verbatim (their targets mean something only inside the
-//! container). Hard links must point at an entry already in the layer.
-//! OCI/AUFS whiteouts become overlayfs whiteouts: `.wh.name` a 0/0 character
-//! device, `.wh..wh..opq` the `trusted.overlay.opaque` xattr. The caller owns
-//! the directory and removes it if this fails.
+//! Entry paths are cleaned lexically as Docker cleans them (`a/../b` is
+//! `b`, a leading `/` is dropped, `..` at the top of an absolute path stays
+//! at the top); a relative path that climbs above the layer root fails the
+//! layer. Everything is then done relative to directory descriptors: an
+//! entry's parent is opened one component at a time from the layer root
+//! with `O_NOFOLLOW | O_DIRECTORY`, so a symlink anywhere on the way fails
+//! the layer rather than being followed, and the entry is created in that
+//! directory with `*at` calls that never follow a final symlink either
+//! (files with `O_CREAT | O_EXCL | O_NOFOLLOW`). Symlinks themselves are
+//! created verbatim (their targets mean something only inside the
+//! container). Hard links must point at a non-directory already in the
+//! layer, reached the same way. OCI/AUFS whiteouts become overlayfs
+//! whiteouts in their own directory of the layer: `.wh.name` a 0/0
+//! character device, `.wh..wh..opq` the `trusted.overlay.opaque` xattr.
+//! Character and block devices are created as Docker creates them, except in
+//! a user namespace, where they are skipped, as Docker skips them.
+//!
+//! The uncompressed stream and the file bytes written are metered against
+//! the process's limits ([`ImageStore::set_unpack_limits`]): a layer that
+//! unpacks to more than the size limit, or, past its first 256 MiB, to more
+//! than the ratio limit times the compressed bytes read so far, fails as a
+//! likely decompression bomb as soon as it crosses the line. The caller
+//! owns the directory and removes it if this fails.
 
+use std::cell::Cell;
 use std::ffi::{CString, OsStr};
-use std::fs::{self, OpenOptions, Permissions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
-use nix::sys::stat::{makedev, mknod, utimensat, Mode, SFlag, UtimensatFlags};
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{
+    fchmod, fchmodat, fstatat, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, FileStat, Mode,
+    SFlag, UtimensatFlags,
+};
 use nix::sys::time::TimeSpec;
+use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use tar::{EntryType, Header};
 
 use crate::compression::{bad_stream, decompress};
 use crate::digest::HashingReader;
 use crate::error::{ImageError, IoContext};
+use crate::store::ImageStore;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_WHITEOUT: &[u8] = b".wh..wh..opq";
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
 const COPY_BUF: usize = 64 * 1024;
+/// Longest entry path or symlink target (Linux's `PATH_MAX` less the NUL).
+const PATH_MAX: usize = 4095;
+/// Longest name of one path component (Linux's `NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// Default of the largest a layer may unpack to: 64 GiB.
+const DEFAULT_MAX_LAYER_SIZE: u64 = 64 << 30;
+/// Default of how many times its compressed size a layer may expand to.
+const DEFAULT_MAX_LAYER_RATIO: u64 = 64;
+/// How much a layer may unpack to before the ratio limit applies: enough
+/// for the long runs of zeros real images carry (a `lastlog` of a user
+/// with a large uid), far short of filling a disk.
+const RATIO_FREE_BYTES: u64 = 256 << 20;
+
+static MAX_LAYER_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_LAYER_SIZE);
+static MAX_LAYER_RATIO: AtomicU64 = AtomicU64::new(DEFAULT_MAX_LAYER_RATIO);
+
+impl ImageStore {
+    /// Sets, for every layer unpacked in this process from now on, how far
+    /// a layer may unpack (its uncompressed tar stream, or the file bytes it
+    /// writes, whichever is more): at most `max_layer_size` bytes, and once
+    /// past 256 MiB, at most `max_layer_ratio` times the compressed bytes
+    /// read so far. 0 turns a limit off. The defaults are 64 GiB and 64.
+    pub fn set_unpack_limits(max_layer_size: u64, max_layer_ratio: u64) {
+        MAX_LAYER_SIZE.store(max_layer_size, Ordering::Relaxed);
+        MAX_LAYER_RATIO.store(max_layer_ratio, Ordering::Relaxed);
+    }
+}
+
+/// How far one layer may unpack; 0 is no limit.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_size: u64,
+    max_ratio: u64,
+    ratio_free: u64,
+}
+
+impl Limits {
+    fn current() -> Limits {
+        Limits {
+            max_size: MAX_LAYER_SIZE.load(Ordering::Relaxed),
+            max_ratio: MAX_LAYER_RATIO.load(Ordering::Relaxed),
+            ratio_free: RATIO_FREE_BYTES,
+        }
+    }
+}
 
 /// What unpacking learned about a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,102 +114,506 @@ pub(crate) struct UnpackedLayer {
 /// Decompresses `raw` (plain, gzip or zstd) and unpacks it into `dest`, an
 /// existing empty directory, hashing the uncompressed stream on the way.
 pub(crate) fn unpack_layer(raw: &mut dyn Read, dest: &Path) -> Result<UnpackedLayer, ImageError> {
-    let (_, decompressed) = decompress(raw)?;
-    let mut hashing = HashingReader::new(decompressed);
-    let size = apply_tar(&mut hashing, dest)?;
-    hashing.drain().map_err(bad_stream)?;
+    unpack_with_limits(raw, dest, Limits::current())
+}
+
+fn unpack_with_limits(
+    raw: &mut dyn Read,
+    dest: &Path,
+    limits: Limits,
+) -> Result<UnpackedLayer, ImageError> {
+    let meter = Meter::new(limits);
+    let mut compressed = CountCompressed {
+        inner: raw,
+        meter: &meter,
+    };
+    let (_, decompressed) = decompress(&mut compressed)?;
+    let mut hashing = HashingReader::new(CountUncompressed {
+        inner: decompressed,
+        meter: &meter,
+    });
+    let size = Layer::open(dest, &meter)
+        .and_then(|mut layer| layer.apply(&mut hashing))
+        .and_then(|size| hashing.drain().map(|()| size).map_err(bad_stream))
+        .map_err(|e| meter.explain(e))?;
     Ok(UnpackedLayer {
         diff_id: hashing.digest(),
         size,
     })
 }
 
-fn apply_tar(stream: &mut dyn Read, dest: &Path) -> Result<i64, ImageError> {
-    let mut archive = tar::Archive::new(stream);
-    let mut dir_mtimes = Vec::new();
-    let mut size = 0i64;
-    for entry in archive.entries().map_err(bad_stream)? {
-        let mut entry = entry.map_err(bad_stream)?;
+/// Counts a layer's compressed bytes, its uncompressed stream and the file
+/// bytes it writes, and trips when they pass the [`Limits`].
+struct Meter {
+    limits: Limits,
+    compressed: Cell<u64>,
+    stream: Cell<u64>,
+    written: Cell<u64>,
+    tripped: Cell<bool>,
+}
+
+impl Meter {
+    fn new(limits: Limits) -> Meter {
+        Meter {
+            limits,
+            compressed: Cell::new(0),
+            stream: Cell::new(0),
+            written: Cell::new(0),
+            tripped: Cell::new(false),
+        }
+    }
+
+    fn unpacked(&self) -> u64 {
+        self.stream.get().max(self.written.get())
+    }
+
+    fn over_size(&self) -> bool {
+        self.limits.max_size != 0 && self.unpacked() > self.limits.max_size
+    }
+
+    fn over_ratio(&self) -> bool {
+        let unpacked = self.unpacked();
+        self.limits.max_ratio != 0
+            && unpacked > self.limits.ratio_free
+            && unpacked > self.limits.max_ratio.saturating_mul(self.compressed.get())
+    }
+
+    /// Adds `n` to `counter`; fails once a limit is passed.
+    fn add(&self, counter: &Cell<u64>, n: usize) -> io::Result<()> {
+        counter.set(counter.get().saturating_add(n as u64));
+        if self.over_size() || self.over_ratio() {
+            self.tripped.set(true);
+            return Err(io::Error::other("layer size limit reached"));
+        }
+        Ok(())
+    }
+
+    /// The error to report for `err`: the limit's, when one was passed
+    /// (the tar reader may have wrapped or replaced the meter's error).
+    fn explain(&self, err: ImageError) -> ImageError {
+        if !self.tripped.get() {
+            return err;
+        }
+        if self.over_size() {
+            return ImageError::invalid(format!(
+                "invalid layer: it unpacks to more than {}, the most a layer may",
+                human(self.limits.max_size)
+            ));
+        }
+        ImageError::invalid(format!(
+            "invalid layer: it unpacks to more than {} times its compressed size \
+             ({} from {}): refusing a likely decompression bomb",
+            self.limits.max_ratio,
+            human(self.unpacked()),
+            human(self.compressed.get())
+        ))
+    }
+}
+
+/// `n` bytes in the largest binary unit that keeps it at least 1.
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut unit = 0;
+    while unit + 1 < UNITS.len() && n >> (10 * (unit + 1)) > 0 {
+        unit += 1;
+    }
+    let whole = n >> (10 * unit);
+    if whole << (10 * unit) == n {
+        format!("{whole} {}", UNITS[unit])
+    } else {
+        format!(
+            "{:.1} {}",
+            n as f64 / (1u64 << (10 * unit)) as f64,
+            UNITS[unit]
+        )
+    }
+}
+
+/// The layer blob as received: counted for the ratio limit.
+struct CountCompressed<'m, R> {
+    inner: R,
+    meter: &'m Meter,
+}
+
+impl<R: Read> Read for CountCompressed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.meter
+            .compressed
+            .set(self.meter.compressed.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// The uncompressed tar stream: counted, and cut off at the limits.
+struct CountUncompressed<'m, R> {
+    inner: R,
+    meter: &'m Meter,
+}
+
+impl<R: Read> Read for CountUncompressed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.meter.add(&self.meter.stream, n)?;
+        Ok(n)
+    }
+}
+
+/// The layer directory being written: every operation is relative to its
+/// descriptor, or to a directory opened from it without following symlinks.
+struct Layer<'m> {
+    root: OwnedFd,
+    meter: &'m Meter,
+    /// The directory the last entry went into, reused by the next entry in
+    /// it; dropped whenever a directory is removed.
+    last_dir: Option<(PathBuf, OwnedFd)>,
+    /// Directories and their mtimes, set once everything inside is written.
+    dir_mtimes: Vec<(PathBuf, u64)>,
+    /// Bytes of regular files written.
+    size: i64,
+}
+
+impl<'m> Layer<'m> {
+    fn open(dest: &Path, meter: &'m Meter) -> Result<Layer<'m>, ImageError> {
+        let fd = openat(
+            None,
+            dest,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io::Error::from)
+        .ctx(|| format!("opening {}", dest.display()))?;
+        Ok(Layer {
+            // SAFETY: `openat` just returned this descriptor, owned by no one else.
+            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            meter,
+            last_dir: None,
+            dir_mtimes: Vec::new(),
+            size: 0,
+        })
+    }
+
+    fn apply(&mut self, stream: &mut dyn Read) -> Result<i64, ImageError> {
+        let mut archive = tar::Archive::new(stream);
+        for entry in archive.entries().map_err(bad_stream)? {
+            let mut entry = entry.map_err(bad_stream)?;
+            self.apply_entry(&mut entry)?;
+        }
+        self.set_dir_mtimes()?;
+        Ok(self.size)
+    }
+
+    fn apply_entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ImageError> {
         let path = entry.path().map_err(bad_stream)?.into_owned();
         let kind = entry.header().entry_type();
         if !is_supported(kind) {
             tracing::debug!(entry = %path.display(), ?kind, "skipping unsupported tar entry type");
-            continue;
+            return Ok(());
         }
-        let rel = normalize(&path).ok_or_else(|| {
-            ImageError::invalid(format!(
-                "invalid layer: path {} escapes the layer root",
-                path.display()
-            ))
-        })?;
-        let Some(name) = rel.file_name().map(OsStr::as_bytes) else {
-            continue;
+        let rel = entry_path(&path)?;
+        let Some(name) = rel.file_name().map(OsStr::to_os_string) else {
+            return Ok(());
         };
-        let parent = rel.parent().unwrap_or(Path::new(""));
-        create_parents(dest, parent, &path)?;
-        if name.starts_with(WHITEOUT_PREFIX) {
-            apply_whiteout(dest, parent, name, &path)?;
-            continue;
+        let parent = self.open_dir(rel.parent().unwrap_or(Path::new("")), true, &path)?;
+        if name.as_bytes().starts_with(WHITEOUT_PREFIX) {
+            return self.whiteout(&parent, &name, &path);
         }
-        let full = dest.join(&rel);
-        let xattrs = pax_xattrs(&mut entry)?;
+        let xattrs = pax_xattrs(entry)?;
         let header = entry.header().clone();
         match kind {
             EntryType::Directory => {
-                match fs::symlink_metadata(&full) {
-                    Ok(meta) if meta.is_dir() => {}
-                    _ => {
-                        remove_existing(&full)?;
-                        fs::create_dir(&full).ctx(|| format!("creating {}", full.display()))?;
+                match stat_at(&parent, &name).ctx(|| format!("inspecting {}", path.display()))? {
+                    Some(st) if is_kind(&st, SFlag::S_IFDIR) => {}
+                    existing => {
+                        if existing.is_some() {
+                            self.remove_at(&parent, &name, &path)?;
+                        }
+                        mkdirat(Some(parent.as_raw_fd()), name.as_os_str(), Mode::S_IRWXU)
+                            .map_err(io::Error::from)
+                            .ctx(|| format!("creating {}", path.display()))?;
                     }
                 }
-                dir_mtimes.push((full.clone(), header.mtime().unwrap_or(0)));
+                self.dir_mtimes
+                    .push((rel.clone(), header.mtime().unwrap_or(0)));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                remove_existing(&full)?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&full)
-                    .ctx(|| format!("creating {}", full.display()))?;
-                size += copy_entry(&mut entry, &mut file, &full)?;
+                self.remove_at(&parent, &name, &path)?;
+                let fd = openat(
+                    Some(parent.as_raw_fd()),
+                    name.as_os_str(),
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::S_IRUSR | Mode::S_IWUSR,
+                )
+                .map_err(io::Error::from)
+                .ctx(|| format!("creating {}", path.display()))?;
+                // SAFETY: `openat` just returned this descriptor, owned by no one else.
+                let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+                self.size += self.copy_entry(entry, &mut file, &path)?;
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(bad_stream)?
-                    .ok_or_else(|| {
-                        ImageError::invalid(format!(
-                            "invalid layer: symlink {} has no target",
-                            path.display()
-                        ))
-                    })?
-                    .into_owned();
-                remove_existing(&full)?;
-                std::os::unix::fs::symlink(&target, &full)
-                    .ctx(|| format!("creating symlink {}", full.display()))?;
+                let target = link_target(entry, &path)?;
+                self.remove_at(&parent, &name, &path)?;
+                symlinkat(target.as_path(), Some(parent.as_raw_fd()), name.as_os_str())
+                    .map_err(io::Error::from)
+                    .ctx(|| format!("creating symlink {}", path.display()))?;
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(bad_stream)?
-                    .map(|t| t.into_owned());
-                link_inside(dest, &full, &path, target.as_deref())?;
-                continue;
+                let target = link_target(entry, &path)?;
+                return self.hard_link(&parent, &name, &rel, &path, &target);
+            }
+            EntryType::Char | EntryType::Block if in_user_namespace() => {
+                tracing::debug!(entry = %path.display(), "skipping device node in a user namespace");
+                return Ok(());
             }
             _ => {
-                remove_existing(&full)?;
-                make_node(&full, kind, &header)?;
+                self.remove_at(&parent, &name, &path)?;
+                make_node(&parent, &name, kind, &header, &path)?;
             }
         }
-        apply_metadata(&full, &header, &xattrs)?;
+        apply_metadata(&parent, &name, &header, &xattrs, &path)
     }
-    for (dir, mtime) in dir_mtimes.into_iter().rev() {
-        set_mtime(&dir, mtime)?;
+
+    /// Opens the directory `rel` (relative to the root) one component at a
+    /// time without following symlinks, creating missing components (mode
+    /// 0755) if `create`. `entry` names the tar entry in errors.
+    fn open_dir(&mut self, rel: &Path, create: bool, entry: &Path) -> Result<OwnedFd, ImageError> {
+        let dup = |fd: &OwnedFd| fd.try_clone().ctx(|| "duplicating a descriptor".into());
+        if let Some((last, fd)) = &self.last_dir {
+            if last == rel {
+                return dup(fd);
+            }
+        }
+        let mut dir = dup(&self.root)?;
+        let mut walked = PathBuf::new();
+        for component in rel.components() {
+            walked.push(component);
+            dir = open_step(&dir, component.as_os_str(), create, entry, &walked)?;
+        }
+        self.last_dir = Some((rel.to_path_buf(), dup(&dir)?));
+        Ok(dir)
     }
-    Ok(size)
+
+    /// Removes whatever is at `name` in `dir` (never following a symlink,
+    /// a directory with everything in it); absent is fine.
+    fn remove_at(&mut self, dir: &OwnedFd, name: &OsStr, entry: &Path) -> Result<(), ImageError> {
+        let context = || format!("replacing {}", entry.display());
+        match stat_at(dir, name).ctx(context)? {
+            None => Ok(()),
+            Some(st) if is_kind(&st, SFlag::S_IFDIR) => {
+                self.last_dir = None;
+                // std's remove_dir_all never follows a symlink inside the
+                // tree; the /proc path names `name` in `dir` itself.
+                fs::remove_dir_all(fd_path(dir, name)).ctx(context)
+            }
+            Some(_) => unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
+                .map_err(io::Error::from)
+                .ctx(context),
+        }
+    }
+
+    /// A whiteout entry `.wh.name` (or `.wh..wh..opq`) in `dir`.
+    fn whiteout(&mut self, dir: &OwnedFd, name: &OsStr, entry: &Path) -> Result<(), ImageError> {
+        let name = name.as_bytes();
+        if name == OPAQUE_WHITEOUT {
+            return fset_xattr(dir, OPAQUE_XATTR, b"y")
+                .ctx(|| format!("marking the directory of {} opaque", entry.display()));
+        }
+        let hidden = &name[WHITEOUT_PREFIX.len()..];
+        if hidden.starts_with(WHITEOUT_PREFIX) {
+            tracing::debug!(entry = %entry.display(), "skipping whiteout metadata entry");
+            return Ok(());
+        }
+        if hidden.is_empty() || hidden == b"." || hidden == b".." {
+            return Err(ImageError::invalid(format!(
+                "invalid layer: bad whiteout {}",
+                entry.display()
+            )));
+        }
+        let hidden = OsStr::from_bytes(hidden);
+        self.remove_at(dir, hidden, entry)?;
+        mknodat(
+            Some(dir.as_raw_fd()),
+            hidden,
+            SFlag::S_IFCHR,
+            Mode::empty(),
+            makedev(0, 0),
+        )
+        .map_err(io::Error::from)
+        .ctx(|| format!("creating whiteout {}", entry.display()))
+    }
+
+    /// Creates the hard link `name` in `dir` (the entry `rel`) to `target`,
+    /// which must name an existing non-directory already inside the layer,
+    /// reached without symlinks. The link itself is never followed.
+    fn hard_link(
+        &mut self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+        entry: &Path,
+        target: &Path,
+    ) -> Result<(), ImageError> {
+        let escape = || {
+            ImageError::invalid(format!(
+                "invalid layer: hard link {} points outside the layer ({})",
+                entry.display(),
+                target.display()
+            ))
+        };
+        let target_rel = clean(target).ok_or_else(escape)?;
+        let Some(target_name) = target_rel.file_name() else {
+            return Err(escape());
+        };
+        if too_long(&target_rel) {
+            return Err(ImageError::invalid(format!(
+                "invalid layer: hard link {} has a target name that is too long",
+                entry.display()
+            )));
+        }
+        let target_dir =
+            self.open_dir(target_rel.parent().unwrap_or(Path::new("")), false, entry)?;
+        match stat_at(&target_dir, target_name)
+            .ctx(|| format!("inspecting {}", target.display()))?
+        {
+            Some(st) if !is_kind(&st, SFlag::S_IFDIR) => {}
+            _ => {
+                return Err(ImageError::invalid(format!(
+                    "invalid layer: hard link {} has no target {} in the layer",
+                    entry.display(),
+                    target_rel.display()
+                )))
+            }
+        }
+        if target_rel == rel {
+            return Ok(());
+        }
+        self.remove_at(dir, name, entry)?;
+        linkat(
+            Some(target_dir.as_raw_fd()),
+            target_name,
+            Some(dir.as_raw_fd()),
+            name,
+            AtFlags::empty(),
+        )
+        .map_err(io::Error::from)
+        .ctx(|| format!("creating hard link {}", entry.display()))
+    }
+
+    /// Copies an entry's data to `file`, metering it; read failures are the
+    /// archive's fault, write failures the store's. Returns the bytes copied.
+    fn copy_entry(
+        &self,
+        entry: &mut dyn Read,
+        file: &mut File,
+        path: &Path,
+    ) -> Result<i64, ImageError> {
+        let mut buf = vec![0u8; COPY_BUF];
+        let mut total = 0i64;
+        loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(bad_stream(e)),
+            };
+            self.meter.add(&self.meter.written, n).map_err(bad_stream)?;
+            file.write_all(&buf[..n])
+                .ctx(|| format!("writing {}", path.display()))?;
+            total += n as i64;
+        }
+    }
+
+    /// Sets the mtimes of the archive's directories, deepest last-listed
+    /// first, now that nothing more is written into them. A directory that a
+    /// later entry replaced or removed is skipped: the path is walked again
+    /// without following symlinks, so a symlink put in its place cannot
+    /// redirect the change outside the layer.
+    fn set_dir_mtimes(&mut self) -> Result<(), ImageError> {
+        for (rel, mtime) in std::mem::take(&mut self.dir_mtimes).into_iter().rev() {
+            let Some(name) = rel.file_name() else {
+                continue;
+            };
+            let dir = match self.open_dir(rel.parent().unwrap_or(Path::new("")), false, &rel) {
+                Ok(dir) => dir,
+                Err(ImageError::InvalidArgument(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            match stat_at(&dir, name).ctx(|| format!("inspecting {}", rel.display()))? {
+                Some(st) if is_kind(&st, SFlag::S_IFDIR) => set_mtime(&dir, name, mtime, &rel)?,
+                _ => continue,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One step of [`Layer::open_dir`]: opens the directory `name` in `dir`.
+fn open_step(
+    dir: &OwnedFd,
+    name: &OsStr,
+    create: bool,
+    entry: &Path,
+    walked: &Path,
+) -> Result<OwnedFd, ImageError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let (mut tried, mut created) = (false, false);
+    loop {
+        match openat(Some(dir.as_raw_fd()), name, flags, Mode::empty()) {
+            Ok(fd) => {
+                // SAFETY: `openat` just returned this descriptor, owned by no one else.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                if created {
+                    // An implied directory: 0755 whatever the process umask.
+                    fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(0o755))
+                        .map_err(io::Error::from)
+                        .ctx(|| format!("creating {}", walked.display()))?;
+                }
+                return Ok(fd);
+            }
+            Err(Errno::ENOENT) if create && !tried => {
+                tried = true;
+                match mkdirat(Some(dir.as_raw_fd()), name, Mode::S_IRWXU) {
+                    Ok(()) => created = true,
+                    Err(Errno::EEXIST) => {}
+                    Err(e) => {
+                        return Err(io::Error::from(e))
+                            .ctx(|| format!("creating {}", walked.display()))
+                    }
+                }
+            }
+            Err(Errno::ENOENT) => {
+                return Err(ImageError::invalid(format!(
+                    "invalid layer: {} refers to a missing directory",
+                    entry.display()
+                )))
+            }
+            Err(Errno::ELOOP | Errno::ENOTDIR) => {
+                let symlink = stat_at(dir, name)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|st| is_kind(&st, SFlag::S_IFLNK));
+                return Err(ImageError::invalid(if symlink {
+                    format!(
+                        "invalid layer: {} traverses symlink {}",
+                        entry.display(),
+                        walked.display()
+                    )
+                } else {
+                    format!(
+                        "invalid layer: parent of {} is not a directory",
+                        entry.display()
+                    )
+                }));
+            }
+            Err(e) => {
+                return Err(io::Error::from(e)).ctx(|| format!("opening {}", walked.display()))
+            }
+        }
+    }
 }
 
 /// Entry types that create something in the layer; the rest (PAX global
@@ -159,143 +633,110 @@ fn is_supported(kind: EntryType) -> bool {
     )
 }
 
-/// Lexically normalizes an entry path to a path relative to the layer root:
-/// drops `/`, `.` and empty components; `None` if a `..` component appears.
-fn normalize(path: &Path) -> Option<PathBuf> {
+/// Cleans a path lexically, as Go's `filepath.Clean` does, into a path
+/// relative to the layer root: `/`, `.` and empty components go, and `..`
+/// takes back the component before it (at the top of an absolute path it
+/// stays at the top). `None` if a relative path climbs above the root.
+fn clean(path: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
+    let mut absolute = false;
     for component in path.components() {
         match component {
             Component::Normal(part) => out.push(part),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => return None,
+            Component::RootDir => absolute = true,
+            Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                if !out.pop() && !absolute {
+                    return None;
+                }
+            }
         }
     }
     Some(out)
 }
 
-/// Creates the directories of `parent` under `root`, refusing to go through
-/// a symlink or a non-directory.
-fn create_parents(root: &Path, parent: &Path, entry: &Path) -> Result<(), ImageError> {
-    walk_dirs(root, parent, entry, true)
-}
-
-/// Checks that every component of `rel` under `root` is a real directory.
-fn walk_dirs(root: &Path, rel: &Path, entry: &Path, create: bool) -> Result<(), ImageError> {
-    let mut current = root.to_path_buf();
-    for component in rel.components() {
-        current.push(component);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(ImageError::invalid(format!(
-                    "invalid layer: {} traverses symlink {}",
-                    entry.display(),
-                    current.strip_prefix(root).unwrap_or(&current).display()
-                )));
-            }
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(ImageError::invalid(format!(
-                    "invalid layer: parent of {} is not a directory",
-                    entry.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
-                create_default_dir(&current)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(ImageError::invalid(format!(
-                    "invalid layer: {} refers to a missing directory",
-                    entry.display()
-                )));
-            }
-            Err(e) => return Err(e).ctx(|| format!("inspecting {}", current.display())),
-        }
-    }
-    Ok(())
-}
-
-/// Creates a directory the archive implies but does not list: mode 0755
-/// whatever the process umask.
-fn create_default_dir(path: &Path) -> Result<(), ImageError> {
-    fs::create_dir(path)
-        .and_then(|()| fs::set_permissions(path, Permissions::from_mode(0o755)))
-        .ctx(|| format!("creating {}", path.display()))
-}
-
-/// Removes whatever is at `path` (never following a symlink); absent is fine.
-fn remove_existing(path: &Path) -> Result<(), ImageError> {
-    let result = match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => Err(e),
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-    };
-    result.ctx(|| format!("replacing {}", path.display()))
-}
-
-fn apply_whiteout(root: &Path, parent: &Path, name: &[u8], entry: &Path) -> Result<(), ImageError> {
-    let dir = root.join(parent);
-    if name == OPAQUE_WHITEOUT {
-        return set_xattr(&dir, OPAQUE_XATTR, b"y")
-            .ctx(|| format!("marking {} opaque", dir.display()));
-    }
-    let hidden = &name[WHITEOUT_PREFIX.len()..];
-    if hidden.starts_with(WHITEOUT_PREFIX) {
-        tracing::debug!(entry = %entry.display(), "skipping whiteout metadata entry");
-        return Ok(());
-    }
-    if hidden.is_empty() || hidden == b"." || hidden == b".." {
+/// An entry's path relative to the layer root, or why it cannot be one.
+fn entry_path(path: &Path) -> Result<PathBuf, ImageError> {
+    let rel = clean(path).ok_or_else(|| {
+        ImageError::invalid(format!(
+            "invalid layer: path {} escapes the layer root",
+            path.display()
+        ))
+    })?;
+    if too_long(&rel) {
         return Err(ImageError::invalid(format!(
-            "invalid layer: bad whiteout {}",
-            entry.display()
+            "invalid layer: path {} is too long",
+            path.display()
         )));
     }
-    let target = dir.join(OsStr::from_bytes(hidden));
-    remove_existing(&target)?;
-    mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-        .map_err(io::Error::from)
-        .ctx(|| format!("creating whiteout {}", target.display()))
+    Ok(rel)
 }
 
-/// Creates the hard link `full` -> `target`, which must name an existing
-/// non-directory already inside the layer, reached without symlinks.
-fn link_inside(
-    root: &Path,
-    full: &Path,
-    entry: &Path,
-    target: Option<&Path>,
+/// Whether a cleaned path is longer than Linux takes, in whole or in one
+/// of its components.
+fn too_long(rel: &Path) -> bool {
+    rel.as_os_str().len() > PATH_MAX || rel.components().any(|c| c.as_os_str().len() > NAME_MAX)
+}
+
+/// The target of a symlink or hard link entry.
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, path: &Path) -> Result<PathBuf, ImageError> {
+    let target = entry
+        .link_name()
+        .map_err(bad_stream)?
+        .filter(|t| !t.as_os_str().is_empty())
+        .ok_or_else(|| {
+            ImageError::invalid(format!(
+                "invalid layer: link {} has no target",
+                path.display()
+            ))
+        })?;
+    if target.as_os_str().len() > PATH_MAX {
+        return Err(ImageError::invalid(format!(
+            "invalid layer: link {} has a target longer than {PATH_MAX} bytes",
+            path.display()
+        )));
+    }
+    Ok(target.into_owned())
+}
+
+/// Whether this process runs in a user namespace (its uid map is not the
+/// whole range), where device nodes cannot be created.
+fn in_user_namespace() -> bool {
+    static IN_USERNS: OnceLock<bool> = OnceLock::new();
+    *IN_USERNS.get_or_init(|| {
+        fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+    })
+}
+
+/// `fstatat` without following a final symlink; `None` if absent.
+fn stat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<FileStat>> {
+    match fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn is_kind(st: &FileStat, kind: SFlag) -> bool {
+    st.st_mode & SFlag::S_IFMT.bits() == kind.bits()
+}
+
+/// A path naming `name` in the directory open as `dir`, for the calls that
+/// have no `*at` form; `/proc/self/fd/N` resolves to that very directory.
+fn fd_path(dir: &OwnedFd, name: &OsStr) -> PathBuf {
+    Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name)
+}
+
+fn make_node(
+    dir: &OwnedFd,
+    name: &OsStr,
+    kind: EntryType,
+    header: &Header,
+    path: &Path,
 ) -> Result<(), ImageError> {
-    let escape = || {
-        ImageError::invalid(format!(
-            "invalid layer: hard link {} points outside the layer ({})",
-            entry.display(),
-            target.unwrap_or(Path::new("")).display()
-        ))
-    };
-    let rel = target.and_then(normalize).ok_or_else(escape)?;
-    if rel.file_name().is_none() {
-        return Err(escape());
-    }
-    walk_dirs(root, rel.parent().unwrap_or(Path::new("")), entry, false)?;
-    let target_full = root.join(&rel);
-    match fs::symlink_metadata(&target_full) {
-        Ok(meta) if !meta.is_dir() => {}
-        _ => {
-            return Err(ImageError::invalid(format!(
-                "invalid layer: hard link {} has no target {} in the layer",
-                entry.display(),
-                rel.display()
-            )))
-        }
-    }
-    if target_full == full {
-        return Ok(());
-    }
-    remove_existing(full)?;
-    fs::hard_link(&target_full, full).ctx(|| format!("creating hard link {}", full.display()))
-}
-
-fn make_node(full: &Path, kind: EntryType, header: &Header) -> Result<(), ImageError> {
     let flag = match kind {
         EntryType::Char => SFlag::S_IFCHR,
         EntryType::Block => SFlag::S_IFBLK,
@@ -309,32 +750,15 @@ fn make_node(full: &Path, kind: EntryType, header: &Header) -> Result<(), ImageE
             header.device_minor().map_err(bad_stream)?.unwrap_or(0),
         )
     };
-    mknod(
-        full,
+    mknodat(
+        Some(dir.as_raw_fd()),
+        name,
         flag,
-        Mode::from_bits_truncate(0o600),
+        Mode::S_IRUSR | Mode::S_IWUSR,
         makedev(u64::from(major), u64::from(minor)),
     )
     .map_err(io::Error::from)
-    .ctx(|| format!("creating device node {}", full.display()))
-}
-
-/// Copies an entry's data to `file`; read failures are the archive's fault,
-/// write failures the store's. Returns the number of bytes copied.
-fn copy_entry(entry: &mut dyn Read, file: &mut fs::File, full: &Path) -> Result<i64, ImageError> {
-    let mut buf = vec![0u8; COPY_BUF];
-    let mut total = 0i64;
-    loop {
-        let n = match entry.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(bad_stream(e)),
-        };
-        file.write_all(&buf[..n])
-            .ctx(|| format!("writing {}", full.display()))?;
-        total += n as i64;
-    }
+    .ctx(|| format!("creating device node {}", path.display()))
 }
 
 fn pax_xattrs<R: Read>(
@@ -353,47 +777,67 @@ fn pax_xattrs<R: Read>(
     Ok(xattrs)
 }
 
-/// Owner, mode, xattrs and (for non-directories) mtime. Ownership and xattrs
-/// are best effort: an unprivileged store cannot set them.
+/// Owner, mode, xattrs and (for non-directories) mtime of `name` in `dir`,
+/// none of them through a final symlink. Ownership and xattrs are best
+/// effort: an unprivileged store cannot set them.
 fn apply_metadata(
-    full: &Path,
+    dir: &OwnedFd,
+    name: &OsStr,
     header: &Header,
     xattrs: &[(String, Vec<u8>)],
+    path: &Path,
 ) -> Result<(), ImageError> {
     let uid = header.uid().map_err(bad_stream)?;
     let gid = header.gid().map_err(bad_stream)?;
-    let (uid, gid) = (u32::try_from(uid), u32::try_from(gid));
-    if let (Ok(uid), Ok(gid)) = (uid, gid) {
-        if let Err(e) = std::os::unix::fs::lchown(full, Some(uid), Some(gid)) {
-            tracing::debug!(path = %full.display(), error = %e, "cannot set owner");
+    if let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) {
+        if let Err(e) = fchownat(
+            Some(dir.as_raw_fd()),
+            name,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            tracing::debug!(path = %path.display(), error = %e, "cannot set owner");
         }
     }
     let kind = header.entry_type();
     if kind != EntryType::Symlink {
         let mode = header.mode().map_err(bad_stream)? & 0o7777;
-        fs::set_permissions(full, Permissions::from_mode(mode))
-            .ctx(|| format!("setting mode of {}", full.display()))?;
+        fchmodat(
+            Some(dir.as_raw_fd()),
+            name,
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::NoFollowSymlink,
+        )
+        .map_err(io::Error::from)
+        .ctx(|| format!("setting mode of {}", path.display()))?;
     }
-    for (name, value) in xattrs {
-        if let Err(e) = set_xattr(full, name, value) {
-            tracing::warn!(path = %full.display(), xattr = %name, error = %e, "cannot set xattr");
+    for (xattr, value) in xattrs {
+        if let Err(e) = lset_xattr(&fd_path(dir, name), xattr, value) {
+            tracing::warn!(path = %path.display(), xattr = %xattr, error = %e, "cannot set xattr");
         }
     }
     if kind != EntryType::Directory {
-        set_mtime(full, header.mtime().unwrap_or(0))?;
+        set_mtime(dir, name, header.mtime().unwrap_or(0), path)?;
     }
     Ok(())
 }
 
-fn set_mtime(path: &Path, mtime: u64) -> Result<(), ImageError> {
+fn set_mtime(dir: &OwnedFd, name: &OsStr, mtime: u64, path: &Path) -> Result<(), ImageError> {
     let time = TimeSpec::new(i64::try_from(mtime).unwrap_or(i64::MAX), 0);
-    utimensat(None, path, &time, &time, UtimensatFlags::NoFollowSymlink)
-        .map_err(io::Error::from)
-        .ctx(|| format!("setting mtime of {}", path.display()))
+    utimensat(
+        Some(dir.as_raw_fd()),
+        name,
+        &time,
+        &time,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(io::Error::from)
+    .ctx(|| format!("setting mtime of {}", path.display()))
 }
 
 /// `lsetxattr(2)`: sets an extended attribute without following a symlink.
-fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+fn lset_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let path = CString::new(path.as_os_str().as_bytes())?;
     let name = CString::new(name)?;
     // SAFETY: `path` and `name` are NUL-terminated strings that outlive the
@@ -401,6 +845,28 @@ fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let rc = unsafe {
         libc::lsetxattr(
             path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `fsetxattr(2)`: sets an extended attribute of an open file.
+fn fset_xattr(fd: &OwnedFd, name: &str, value: &[u8]) -> io::Result<()> {
+    let name = CString::new(name)?;
+    // SAFETY: `fd` is an open descriptor, `name` a NUL-terminated string
+    // that outlives the call, and `value`'s pointer and length describe one
+    // live slice.
+    let rc = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
             name.as_ptr(),
             value.as_ptr().cast(),
             value.len(),
@@ -422,6 +888,8 @@ mod tests {
     use crate::layers::LayerStore;
     use crate::testutil::{gzip, zstd, TarBuilder};
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::rc::Rc;
+    use std::time::{Duration, SystemTime};
 
     fn unpack(tar: &[u8]) -> (tempfile::TempDir, Result<UnpackedLayer, ImageError>) {
         let dir = tempfile::tempdir().unwrap();
@@ -661,5 +1129,375 @@ mod tests {
         let tar = TarBuilder::new().file("hello", &[7u8; 4096]).finish();
         let gz = gzip(&tar);
         unpack_hostile(&gz[..gz.len() / 2]);
+    }
+
+    /// A directory beside the layer with one file, to prove nothing outside
+    /// the layer changes: its listing, contents and mtimes are compared.
+    struct Sentinel {
+        dir: tempfile::TempDir,
+    }
+
+    impl Sentinel {
+        fn new() -> Sentinel {
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir(dir.path().join("etc")).unwrap();
+            fs::write(dir.path().join("etc/passwd"), b"root:x:0:0\n").unwrap();
+            let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+            for path in ["etc/passwd", "etc", ""] {
+                let file = File::open(dir.path().join(path)).unwrap();
+                file.set_modified(old).unwrap();
+            }
+            Sentinel { dir }
+        }
+
+        fn path(&self) -> &str {
+            self.dir.path().to_str().unwrap()
+        }
+
+        fn assert_untouched(&self) {
+            let root = self.dir.path();
+            let mut names: Vec<_> = walk(root).into_iter().map(|(p, _)| p).collect();
+            names.sort();
+            assert_eq!(
+                names,
+                ["", "etc", "etc/passwd"],
+                "files appeared outside the layer"
+            );
+            assert_eq!(fs::read(root.join("etc/passwd")).unwrap(), b"root:x:0:0\n");
+            for (path, meta) in walk(root) {
+                assert_eq!(meta.mtime(), 1_000_000, "{path} was modified");
+                if !meta.is_dir() {
+                    assert_eq!(meta.nlink(), 1, "{path} was linked into a layer");
+                }
+            }
+        }
+    }
+
+    /// Every path below `root` (relative, `""` for itself) with its metadata.
+    fn walk(root: &Path) -> Vec<(String, fs::Metadata)> {
+        let mut out = vec![(String::new(), fs::symlink_metadata(root).unwrap())];
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = fs::symlink_metadata(&path).unwrap();
+                if meta.is_dir() {
+                    stack.push(path.clone());
+                }
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, meta));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn dot_dot_inside_the_layer_is_cleaned_as_docker_does() {
+        let tar = TarBuilder::new()
+            .file("a/../b", b"b")
+            .file("/../../c", b"c")
+            .file("./d/./e/../f", b"f")
+            .finish();
+        let (dir, result) = unpack(&tar);
+        result.unwrap();
+        let root = dir.path();
+        assert_eq!(fs::read(root.join("b")).unwrap(), b"b");
+        assert_eq!(fs::read(root.join("c")).unwrap(), b"c");
+        assert_eq!(fs::read(root.join("d/f")).unwrap(), b"f");
+        assert!(!root.join("d/e").exists());
+    }
+
+    #[test]
+    fn symlink_chains_and_relative_escapes_are_never_followed() {
+        let sentinel = Sentinel::new();
+        let chain = TarBuilder::new()
+            .symlink("c", sentinel.path())
+            .symlink("b", "c")
+            .symlink("a", "b")
+            .file("a/etc/passwd", b"pwned")
+            .finish();
+        let err = unpack_hostile(&chain);
+        assert!(err.to_string().contains("traverses symlink a"), "{err}");
+        let relative = TarBuilder::new()
+            .dir("d")
+            .symlink("d/up", "../../../../../../../../..")
+            .file(&format!("d/up{}/etc/passwd", sentinel.path()), b"pwned")
+            .finish();
+        let err = unpack_hostile(&relative);
+        assert!(err.to_string().contains("traverses symlink d/up"), "{err}");
+        let deep = TarBuilder::new()
+            .symlink("root", "/")
+            .dir(&format!("root{}/etc/new", sentinel.path()))
+            .finish();
+        unpack_hostile(&deep);
+        sentinel.assert_untouched();
+    }
+
+    #[test]
+    fn whiteouts_cannot_remove_anything_outside_the_layer() {
+        let sentinel = Sentinel::new();
+        let err = unpack_hostile(&TarBuilder::new().file("../.wh.x", b"").finish());
+        assert!(err.to_string().contains("escapes the layer root"), "{err}");
+        unpack_hostile(&TarBuilder::new().file("a/../../.wh.passwd", b"").finish());
+        let through_link = TarBuilder::new()
+            .symlink("etc", &format!("{}/etc", sentinel.path()))
+            .file("etc/.wh.passwd", b"")
+            .finish();
+        let err = unpack_hostile(&through_link);
+        assert!(err.to_string().contains("traverses symlink etc"), "{err}");
+        let opaque = TarBuilder::new()
+            .symlink("etc", &format!("{}/etc", sentinel.path()))
+            .file("etc/.wh..wh..opq", b"")
+            .finish();
+        unpack_hostile(&opaque);
+        sentinel.assert_untouched();
+        assert!(get_xattr(&sentinel.dir.path().join("etc"), OPAQUE_XATTR).is_none());
+    }
+
+    #[test]
+    fn hard_link_to_a_symlink_links_the_symlink_not_its_target() {
+        let sentinel = Sentinel::new();
+        let target = format!("{}/etc/passwd", sentinel.path());
+        let tar = TarBuilder::new()
+            .symlink("s", &target)
+            .hardlink("h", "s")
+            .finish();
+        let (dir, result) = unpack(&tar);
+        result.unwrap();
+        let link = fs::symlink_metadata(dir.path().join("h")).unwrap();
+        assert!(link.file_type().is_symlink());
+        assert_eq!(
+            link.ino(),
+            fs::symlink_metadata(dir.path().join("s")).unwrap().ino()
+        );
+        sentinel.assert_untouched();
+    }
+
+    #[test]
+    fn directory_mtimes_are_never_set_through_a_later_symlink() {
+        let sentinel = Sentinel::new();
+        let tar = TarBuilder::new()
+            .dir("a")
+            .dir("a/etc")
+            .symlink("a", sentinel.path())
+            .finish();
+        let (dir, result) = unpack(&tar);
+        result.unwrap();
+        assert!(fs::symlink_metadata(dir.path().join("a"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        sentinel.assert_untouched();
+    }
+
+    #[test]
+    fn overlong_paths_and_link_targets_are_invalid() {
+        let long_name = "n".repeat(NAME_MAX + 1);
+        let err = unpack_hostile(&long_path_tar(&long_name, None));
+        assert!(err.to_string().contains("is too long"), "{err}");
+        let deep = "d/".repeat(PATH_MAX / 2 + 1) + "f";
+        unpack_hostile(&long_path_tar(&deep, None));
+        let err = unpack_hostile(&long_path_tar("l", Some(&"t".repeat(PATH_MAX + 1))));
+        assert!(err.to_string().contains("longer than"), "{err}");
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = bare_header(EntryType::Link, 0o644);
+        builder.append_link(&mut header, "h", &long_name).unwrap();
+        let err = unpack_hostile(&builder.into_inner().unwrap());
+        assert!(err.to_string().contains("too long"), "{err}");
+    }
+
+    /// A tar with one entry whose path (or symlink target) is longer than a
+    /// plain header holds: GNU long-name records carry it.
+    fn long_path_tar(path: &str, symlink_target: Option<&str>) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        match symlink_target {
+            Some(target) => {
+                let mut header = bare_header(EntryType::Symlink, 0o777);
+                builder.append_link(&mut header, path, target).unwrap();
+            }
+            None => {
+                let mut header = bare_header(EntryType::Regular, 0o644);
+                builder.append_data(&mut header, path, &b""[..]).unwrap();
+            }
+        }
+        builder.into_inner().unwrap()
+    }
+
+    /// A GNU header of `kind` owned by root, with no data.
+    fn bare_header(kind: EntryType, mode: u32) -> Header {
+        let mut header = Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(0);
+        header.set_mode(mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_000);
+        header
+    }
+
+    /// A tar with one device node.
+    fn device_tar(path: &str, kind: EntryType, major: u32, minor: u32) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = bare_header(kind, 0o666);
+        header.set_device_major(major).unwrap();
+        header.set_device_minor(minor).unwrap();
+        builder.append_data(&mut header, path, &b""[..]).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn device_nodes_are_created_as_root_outside_a_user_namespace() {
+        assert!(!in_user_namespace(), "the unpack tests run as real root");
+        let (dir, result) = unpack(&device_tar("dev/null", EntryType::Char, 1, 3));
+        result.unwrap();
+        let meta = fs::symlink_metadata(dir.path().join("dev/null")).unwrap();
+        assert!(meta.file_type().is_char_device());
+        assert_eq!(meta.rdev(), makedev(1, 3));
+        assert_eq!(meta.mode() & 0o7777, 0o666);
+        let (dir, result) = unpack(&device_tar("dev/loop9", EntryType::Block, 7, 9));
+        result.unwrap();
+        let meta = fs::symlink_metadata(dir.path().join("dev/loop9")).unwrap();
+        assert!(meta.file_type().is_block_device());
+        assert_eq!(meta.rdev(), makedev(7, 9));
+    }
+
+    /// A gzip stream of concatenated members, as `MultiGzDecoder` reads it:
+    /// a tar header for one file of `file_size` bytes, then `members`
+    /// copies of one member of 1 MiB of zeros. Counts what was read of it.
+    struct GzipBomb {
+        head: Vec<u8>,
+        zeros: Vec<u8>,
+        members: usize,
+        pos: usize,
+        read: Rc<Cell<u64>>,
+    }
+
+    impl GzipBomb {
+        fn new(file_size: u64, members: usize) -> (GzipBomb, Rc<Cell<u64>>) {
+            let mut header = bare_header(EntryType::Regular, 0o644);
+            header.set_path("zeros").unwrap();
+            header.set_size(file_size);
+            header.set_cksum();
+            let read = Rc::new(Cell::new(0));
+            let bomb = GzipBomb {
+                head: gzip(header.as_bytes()),
+                zeros: gzip(&vec![0u8; 1 << 20]),
+                members,
+                pos: 0,
+                read: read.clone(),
+            };
+            (bomb, read)
+        }
+
+        fn total(&self) -> usize {
+            self.head.len() + self.zeros.len() * self.members
+        }
+    }
+
+    impl Read for GzipBomb {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos >= self.total() {
+                return Ok(0);
+            }
+            let (chunk, offset) = if self.pos < self.head.len() {
+                (&self.head, self.pos)
+            } else {
+                (&self.zeros, (self.pos - self.head.len()) % self.zeros.len())
+            };
+            let n = buf.len().min(chunk.len() - offset);
+            buf[..n].copy_from_slice(&chunk[offset..offset + n]);
+            self.pos += n;
+            self.read.set(self.read.get() + n as u64);
+            Ok(n)
+        }
+    }
+
+    /// Bytes of everything under `root`, as allocated on disk.
+    fn disk_usage(root: &Path) -> u64 {
+        walk(root).iter().map(|(_, meta)| meta.blocks() * 512).sum()
+    }
+
+    #[test]
+    fn decompression_bomb_is_cut_off_by_the_ratio_limit_early() {
+        // 4 GiB of zeros from about 4 MiB of gzip.
+        let (mut bomb, read) = GzipBomb::new(4 << 30, 4096);
+        let compressed = bomb.total() as u64;
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            max_size: 0,
+            max_ratio: 64,
+            ratio_free: 1 << 20,
+        };
+        let err = unpack_with_limits(&mut bomb, dir.path(), limits).unwrap_err();
+        assert_eq!(err.kind(), ImageErrorKind::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("decompression bomb"), "{err}");
+        assert!(err.to_string().contains("64 times"), "{err}");
+        assert!(
+            read.get() < compressed / 16,
+            "read {} of {compressed} compressed bytes",
+            read.get()
+        );
+        assert!(
+            disk_usage(dir.path()) < 8 << 20,
+            "wrote {} bytes",
+            disk_usage(dir.path())
+        );
+    }
+
+    #[test]
+    fn layer_beyond_the_size_limit_is_refused() {
+        let limits = Limits {
+            max_size: 1 << 20,
+            max_ratio: 0,
+            ratio_free: 0,
+        };
+        let tar = TarBuilder::new().file("big", &vec![7u8; 2 << 20]).finish();
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_with_limits(&mut &tar[..], dir.path(), limits).unwrap_err();
+        assert_eq!(err.kind(), ImageErrorKind::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("more than 1 MiB"), "{err}");
+        assert!(disk_usage(dir.path()) <= 1 << 20);
+
+        let small = TarBuilder::new()
+            .file("small", &vec![7u8; 1 << 19])
+            .finish();
+        let dir = tempfile::tempdir().unwrap();
+        unpack_with_limits(&mut &small[..], dir.path(), limits).unwrap();
+    }
+
+    #[test]
+    fn sparse_entry_cannot_expand_past_the_limits() {
+        // A GNU sparse file of 4 GiB, all hole but its last 512 bytes: a
+        // tiny stream whose written bytes are what the limits must see.
+        let mut header = bare_header(EntryType::GNUSparse, 0o644);
+        header.set_path("sparse").unwrap();
+        header.set_size(512);
+        let gnu = header.as_gnu_mut().unwrap();
+        gnu.set_real_size(4 << 30);
+        gnu.sparse[0].set_offset((4 << 30) - 512);
+        gnu.sparse[0].set_length(512);
+        header.set_cksum();
+        let mut tar = header.as_bytes().to_vec();
+        tar.extend_from_slice(&[1u8; 512]);
+        tar.extend_from_slice(&[0u8; 1024]);
+        let limits = Limits {
+            max_size: 4 << 20,
+            max_ratio: 0,
+            ratio_free: 0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_with_limits(&mut &tar[..], dir.path(), limits).unwrap_err();
+        assert!(err.to_string().contains("more than 4 MiB"), "{err}");
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human(512), "512 bytes");
+        assert_eq!(human(64 << 30), "64 GiB");
+        assert_eq!(human(3 << 19), "1.5 MiB");
     }
 }
