@@ -24,6 +24,12 @@ pub enum Error {
     #[error("invalid resources: {0}")]
     InvalidResources(String),
 
+    /// A device rule that is malformed, or that the kernel's v1 controller
+    /// would silently ignore. The message is complete (Docker's wording for
+    /// `--device-cgroup-rule` syntax errors).
+    #[error("{0}")]
+    InvalidDeviceRule(String),
+
     /// The cgroup does not exist in any hierarchy (for `open`).
     #[error("no such cgroup: {path}")]
     NotFound { path: PathBuf },
@@ -60,6 +66,14 @@ pub enum Error {
 
     #[error("sending SIGKILL to pid {pid}: {source}")]
     Signal { pid: u32, source: nix::Error },
+
+    /// A bpf(2) call for the v2 device program of the cgroup at `path`.
+    #[error("{what} for the device rules of {path}: {source}")]
+    Bpf {
+        what: String,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -68,7 +82,9 @@ impl Error {
     /// or a memory limit below current usage), so the daemon can answer 400.
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            Error::InvalidName(_) | Error::InvalidResources(_) => true,
+            Error::InvalidName(_) | Error::InvalidResources(_) | Error::InvalidDeviceRule(_) => {
+                true
+            }
             Error::Write { source, .. } => matches!(
                 source.raw_os_error(),
                 Some(libc::EINVAL) | Some(libc::ERANGE) | Some(libc::EBUSY)

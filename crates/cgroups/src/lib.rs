@@ -6,10 +6,17 @@
 //! `HostConfig` names), reading usage ([`Stats`]), freezing, killing every
 //! process, and counting OOM kills.
 //!
+//! Device access ([`DeviceRule`], [`Cgroup::apply_devices`]): v1
+//! `devices.deny`/`devices.allow` where the v1 `devices` controller is
+//! mounted (legacy and hybrid hosts, as Docker does), else an eBPF
+//! `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to the v2 directory; both
+//! enforce the same policy, read with the kernel's v1 semantics. The crate
+//! knows Docker's default rule list ([`docker_default_rules`]); which rules a
+//! container gets is the daemon's call.
+//!
 //! Does not own: deciding Docker's defaults (swap = 2 x memory), spawning
-//! processes, device rules (v1 `devices` is joined but left as inherited; the
-//! v2 eBPF device program is not written), or resolving device paths for
-//! blkio throttling (the daemon does, with [`device_numbers`]).
+//! processes, or resolving device paths (for blkio throttling the daemon
+//! does, with [`device_numbers`]).
 //!
 //! hugetlb: v1 `hugetlb` hierarchy when mounted, else the v2 directory (also
 //! on hybrid hosts, where the crate enables `hugetlb` down the v2 chain if
@@ -21,6 +28,7 @@
 //! Every path written is `<hierarchy>/<parent>/<name>` or one of the parent
 //! directories; names are checked so nothing escapes that subtree.
 
+mod devices;
 mod error;
 mod fs;
 mod hugetlb;
@@ -34,6 +42,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use devices::{docker_default_rules, DeviceRule};
 pub use error::{Error, Result};
 pub use layout::{Layout, V1Mounts, DEFAULT_ROOT};
 pub use resources::{
@@ -77,6 +86,8 @@ pub trait Manager: std::fmt::Debug + Send + Sync {
     fn procs(&self) -> Result<Vec<u32>>;
     /// Writes limits; returns warnings for limits the host cannot apply.
     fn apply(&self, resources: &Resources) -> Result<Vec<String>>;
+    /// Replaces the device access rules (see [`Cgroup::apply_devices`]).
+    fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()>;
     /// Reads usage numbers.
     fn stats(&self) -> Result<Stats>;
     /// Freezes every process and waits until the kernel reports it frozen.
@@ -166,6 +177,18 @@ impl Cgroup {
             tracing::warn!(warning = %w, "cgroup limit not applied");
         }
         Ok(warnings)
+    }
+
+    /// Sets which devices the cgroup's processes may create (`m`), read
+    /// (`r`) and write (`w`), replacing any rules set before. `rules` are
+    /// read in order as the v1 controller reads them, starting from a cgroup
+    /// that allows everything: usually [`DeviceRule::deny_all`] first, then
+    /// allow rules. v1 `devices` files where that controller is mounted
+    /// (legacy and hybrid hosts), else the v2 eBPF program. Bad rules are
+    /// invalid input ([`Error::InvalidDeviceRule`]); a host with neither is
+    /// [`Error::Unsupported`].
+    pub fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()> {
+        self.manager.apply_devices(rules)
     }
 
     /// Reads usage numbers.

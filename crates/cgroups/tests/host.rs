@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_cgroups::{Cgroup, Error, Layout, Resources};
+use berth_cgroups::{docker_default_rules, Cgroup, DeviceRule, Error, Layout, Resources};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -644,4 +644,322 @@ fn hugetlb_2mb_limit_is_written_and_bad_sizes_are_invalid_input() {
         err.to_string().contains("Invalid hugepage size: 3MB"),
         "{err}"
     );
+}
+
+/// A device node of this host that Docker's default rules deny and that
+/// this test process (root, outside any restriction) can open: a whole disk
+/// if possible, else another block device (zram, loop, ...), else
+/// `/dev/kmsg` (`c 1:11`). Tests only ever open it, never read or write it.
+struct HostDevice {
+    path: PathBuf,
+    kind: char,
+    major: u64,
+    minor: u64,
+}
+
+fn denied_device() -> HostDevice {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // Whole disks first, then the virtual kinds.
+    names.sort_by_key(|n| {
+        let virtual_disk = ["loop", "ram", "zram", "nbd"]
+            .iter()
+            .any(|p| n.starts_with(p));
+        (virtual_disk, n.clone())
+    });
+    let block = names
+        .into_iter()
+        .map(|n| PathBuf::from("/dev").join(n))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.file_type().is_block_device())
+                && std::fs::File::open(p).is_ok()
+        });
+    let path = block.unwrap_or_else(|| PathBuf::from("/dev/kmsg"));
+    std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let meta = std::fs::metadata(&path).unwrap();
+    HostDevice {
+        kind: if meta.file_type().is_block_device() {
+            'b'
+        } else {
+            'c'
+        },
+        major: libc::major(meta.rdev()) as u64,
+        minor: libc::minor(meta.rdev()) as u64,
+        path,
+    }
+}
+
+/// Runs `sh -c SCRIPT` (stderr into stdout) in `cg`: the shell is moved in
+/// before it runs the script. Returns its exit code and output.
+fn run_in(cg: &Cgroup, script: &str) -> (i32, String) {
+    let mut sh = Proc(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("read x; exec 2>&1; {script}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sh"),
+    );
+    cg.add_process(sh.pid()).unwrap();
+    sh.release();
+    let status = sh.wait_timeout(Duration::from_secs(20));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut sh.0.stdout.take().unwrap(), &mut out).unwrap();
+    (status.code().unwrap_or(-1), out)
+}
+
+/// A scratch directory for device nodes, removed on drop.
+struct NodeDir(PathBuf);
+
+impl NodeDir {
+    fn new() -> NodeDir {
+        let dir = std::env::temp_dir().join(format!(
+            "berth-devnodes-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        NodeDir(dir)
+    }
+}
+
+impl Drop for NodeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Checks, from inside `cg`, what Docker's default rules promise: the
+/// standard nodes work, the host device cannot be opened, a node for it
+/// can be made (runc's `b *:* m`, `c *:* m`) but not opened either.
+fn assert_default_rules_enforced(cg: &Cgroup, dev: &HostDevice) {
+    let nodes = NodeDir::new();
+    let node = nodes.0.join("node");
+    let (code, out) = run_in(
+        cg,
+        &format!(
+            "true < /dev/null && echo null-ok; true > /dev/null && echo null-write-ok; \
+             head -c1 /dev/zero | wc -c; \
+             true < {dev}; echo open=$?; \
+             mknod {node} {kind} {major} {minor} && echo mknod-ok; \
+             true < {node}; echo node=$?",
+            dev = dev.path.display(),
+            node = node.display(),
+            kind = dev.kind,
+            major = dev.major,
+            minor = dev.minor,
+        ),
+    );
+    assert_eq!(code, 0, "{out}");
+    for want in ["null-ok", "null-write-ok", "mknod-ok", "open=", "node="] {
+        assert!(out.contains(want), "no {want:?} in {out:?}");
+    }
+    assert!(out.lines().any(|l| l.trim() == "1"), "/dev/zero: {out:?}");
+    assert!(
+        !out.contains("open=0"),
+        "{} opened: {out:?}",
+        dev.path.display()
+    );
+    assert!(!out.contains("node=0"), "the new node opened: {out:?}");
+    assert_eq!(
+        out.matches("Operation not permitted").count(),
+        2,
+        "both opens must be refused by the device cgroup: {out:?}"
+    );
+}
+
+#[test]
+fn docker_default_device_rules_deny_a_host_device_but_not_dev_null() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("devices");
+    cg.apply_devices(&docker_default_rules()).unwrap();
+    let dev = denied_device();
+    assert_default_rules_enforced(&cg, &dev);
+    if let Some(dir) = v1_dir(&cg, "devices") {
+        let list = read(&dir.join("devices.list"));
+        for want in [
+            "c 1:3 rwm",
+            "c *:* m",
+            "b *:* m",
+            "c 136:* rwm",
+            "c 10:200 rwm",
+        ] {
+            assert!(list.lines().any(|l| l == want), "{want} not in {list}");
+        }
+        assert!(!list.contains("a *:* rwm"), "{list}");
+        assert!(!list.contains("10:229"), "fuse is denied: {list}");
+    }
+}
+
+#[test]
+fn a_read_rule_for_a_device_lets_it_be_opened_for_reading_only() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("devread");
+    let dev = denied_device();
+    let mut rules = docker_default_rules();
+    rules.push(DeviceRule::allow_device(
+        dev.kind, dev.major, dev.minor, "r",
+    ));
+    cg.apply_devices(&rules).unwrap();
+    // `<>` opens read-write; nothing is ever written.
+    let (code, out) = run_in(
+        &cg,
+        &format!(
+            "true < {dev} && echo read-ok; true <> {dev}; echo rw=$?",
+            dev = dev.path.display()
+        ),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("read-ok"), "{out:?}");
+    assert!(!out.contains("rw=0"), "opened for writing: {out:?}");
+    assert!(out.contains("Operation not permitted"), "{out:?}");
+}
+
+#[test]
+fn deny_all_refuses_even_mknod_and_allow_all_replaces_it() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("devall");
+    let dev = denied_device();
+    let nodes = NodeDir::new();
+    let script = format!(
+        "mknod {node} c 1 3; echo mknod=$?; true < {dev}; echo open=$?",
+        node = nodes.0.join("null").display(),
+        dev = dev.path.display()
+    );
+    cg.apply_devices(&[DeviceRule::deny_all()]).unwrap();
+    let (_, out) = run_in(&cg, &script);
+    assert!(
+        !out.contains("mknod=0") && !out.contains("open=0"),
+        "{out:?}"
+    );
+    assert_eq!(out.matches("Operation not permitted").count(), 2, "{out:?}");
+    // Applying again replaces the rules (v1: the `a` write resets them; v2:
+    // the old program is detached): `--privileged` opens everything.
+    cg.apply_devices(&[DeviceRule::allow_all()]).unwrap();
+    let (_, out) = run_in(&cg, &script);
+    assert!(out.contains("mknod=0") && out.contains("open=0"), "{out:?}");
+}
+
+#[test]
+fn malformed_device_rules_are_invalid_input_and_change_nothing() {
+    let Some(t) = TestTree::new() else { return };
+    let cg = t.create("devbad");
+    let bad = DeviceRule {
+        access: "rx".into(),
+        ..DeviceRule::allow_all()
+    };
+    let err = cg
+        .apply_devices(&[DeviceRule::deny_all(), bad])
+        .unwrap_err();
+    assert!(err.is_invalid_input(), "{err}");
+    let (_, out) = run_in(&cg, "true < /dev/zero && echo zero-ok");
+    assert!(out.contains("zero-ok"), "{out:?}");
+}
+
+/// bpf(2) with a `union bpf_attr` prefix.
+fn sys_bpf<T>(cmd: libc::c_int, attr: &mut T) -> std::io::Result<i64> {
+    // SAFETY: `attr` is a #[repr(C)] bpf_attr prefix valid for the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// The ids of the device programs attached to the v2 cgroup at `dir`
+/// (BPF_PROG_QUERY, BPF_CGROUP_DEVICE).
+fn device_programs(dir: &Path) -> Vec<u32> {
+    #[repr(C)]
+    struct Query {
+        target_fd: u32,
+        attach_type: u32,
+        query_flags: u32,
+        attach_flags: u32,
+        prog_ids: u64,
+        prog_cnt: u32,
+        pad: u32,
+    }
+    let cgroup = std::fs::File::open(dir).unwrap();
+    let mut ids = [0u32; 16];
+    let mut q = Query {
+        target_fd: std::os::fd::AsRawFd::as_raw_fd(&cgroup) as u32,
+        attach_type: 6,
+        query_flags: 0,
+        attach_flags: 0,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        pad: 0,
+    };
+    sys_bpf(16, &mut q).expect("BPF_PROG_QUERY");
+    ids[..q.prog_cnt as usize].to_vec()
+}
+
+/// Whether a bpf program with this id still exists (BPF_PROG_GET_FD_BY_ID).
+fn program_exists(id: u32) -> bool {
+    let mut attr = [id, 0, 0];
+    match sys_bpf(13, &mut attr) {
+        Ok(fd) => {
+            // SAFETY: closing the descriptor the kernel just gave us.
+            unsafe { libc::close(fd as libc::c_int) };
+            true
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
+        Err(e) => panic!("BPF_PROG_GET_FD_BY_ID {id}: {e}"),
+    }
+}
+
+#[test]
+fn ebpf_device_program_enforces_the_rules_and_goes_with_the_cgroup() {
+    // The v2 path: a cgroup in the v2 tree, also on a hybrid host (whose
+    // kernel runs device programs of the v2 tree as well as the v1 checks).
+    let Some(t) = TestTree::new() else { return };
+    let v2_root = match &t.layout {
+        Layout::Unified { root } => root.clone(),
+        Layout::Hybrid { unified, .. } => unified.clone(),
+        Layout::Legacy { .. } => {
+            eprintln!("skipping: no cgroup v2 tree on this host");
+            return;
+        }
+    };
+    let v2 = Layout::Unified { root: v2_root };
+    let cg = Cgroup::create(&v2, &t.parent, "ebpf").unwrap();
+    let dir = cg.paths().unified.clone().unwrap();
+    assert!(device_programs(&dir).is_empty());
+    cg.apply_devices(&docker_default_rules()).unwrap();
+    let first = device_programs(&dir);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_default_rules_enforced(&cg, &denied_device());
+    // Applying again swaps the program: still exactly one, a new one.
+    cg.apply_devices(&docker_default_rules()).unwrap();
+    let second = device_programs(&dir);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(first, second);
+    assert!(!program_exists(first[0]), "the replaced program was freed");
+    // Removing the cgroup frees the program (the kernel does it shortly
+    // after the cgroup is released).
+    cg.remove().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while program_exists(second[0]) {
+        assert!(
+            Instant::now() < deadline,
+            "device program {} outlived its cgroup",
+            second[0]
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

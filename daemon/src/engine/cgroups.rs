@@ -1,7 +1,7 @@
 //! Each container's cgroup: created under the daemon's parent (default
-//! `berth`, or HostConfig.CgroupParent) when it starts, limits from its
-//! HostConfig, removed when it exits; and the stats Docker's clients read
-//! from it.
+//! `berth`, or HostConfig.CgroupParent) when it starts, limits and device
+//! rules (`super::devices`) from its HostConfig, removed when it exits; and
+//! the stats Docker's clients read from it.
 
 use super::{Container, Engine};
 use berth_api::container::HostConfig;
@@ -170,6 +170,20 @@ fn procs_files(cgroup: &Cgroup) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Restricts the cgroup's devices as Docker does (every container gets at
+/// least the default rules). A host with no devices cgroup at all runs the
+/// container unrestricted, as Docker does there, with a warning in the log.
+fn apply_device_rules(cgroup: &Cgroup, host: &HostConfig) -> Result<(), ApiError> {
+    let rules = super::devices::cgroup_rules(host)?;
+    match cgroup.apply_devices(&rules) {
+        Err(e) if e.is_unsupported() => {
+            tracing::warn!(error = %e, "device rules not applied");
+            Ok(())
+        }
+        applied => applied.map_err(cgroup_error),
+    }
+}
+
 fn cgroup_error(e: berth_cgroups::Error) -> ApiError {
     if e.is_invalid_input() {
         ApiError::invalid(e.to_string())
@@ -196,7 +210,10 @@ impl Engine {
             return Ok((Vec::new(), Vec::new()));
         };
         let cgroup = Cgroup::create(&cgroups.layout, &parent, id).map_err(cgroup_error)?;
-        let warnings = match resources(host).and_then(|r| cgroup.apply(&r).map_err(cgroup_error)) {
+        let applied = resources(host)
+            .and_then(|r| cgroup.apply(&r).map_err(cgroup_error))
+            .and_then(|warnings| apply_device_rules(&cgroup, host).map(|()| warnings));
+        let warnings = match applied {
             Ok(warnings) => warnings,
             Err(e) => {
                 let _ = cgroup.remove();

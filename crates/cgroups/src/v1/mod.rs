@@ -5,6 +5,7 @@
 mod blkio;
 mod cpu;
 mod cpuset;
+mod devices;
 mod freezer;
 mod memory;
 mod pids;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::devices::{bpf, DeviceRule, Policy};
 use crate::error::{Error, Result};
 use crate::fs;
 use crate::hugetlb;
@@ -134,6 +136,21 @@ impl Manager for V1Cgroup {
         };
         hugetlb::apply(hugetlb, r, &mut warnings)?;
         Ok(warnings)
+    }
+
+    /// The v1 devices controller where mounted (what Docker uses on hybrid
+    /// hosts too); without it, a hybrid host's v2 tree still takes the eBPF
+    /// program (the kernel runs both kinds of check).
+    fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()> {
+        let policy = Policy::from_rules(rules)?;
+        match (self.dir("devices"), self.paths.unified.as_deref()) {
+            (Some(dir), _) => devices::apply(dir, &policy),
+            (None, Some(unified)) => bpf::apply(unified, &policy),
+            (None, None) => Err(Error::Unsupported {
+                what: "device rules",
+                path: PathBuf::from("devices controller"),
+            }),
+        }
     }
 
     fn stats(&self) -> Result<Stats> {

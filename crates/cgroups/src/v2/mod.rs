@@ -3,6 +3,9 @@
 //! through below the root; the root itself is never written, so the host
 //! (systemd, or the VM's init) must delegate controllers there.
 //!
+//! Device rules are an eBPF program attached to the directory
+//! (`crate::devices::bpf`).
+//!
 //! `freezer` and `kill` are also used by the v1 manager on hybrid hosts.
 
 mod cpu;
@@ -16,6 +19,7 @@ mod pids;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::devices::{bpf, DeviceRule, Policy};
 use crate::error::{Error, Result};
 use crate::fs;
 use crate::hugetlb;
@@ -128,6 +132,10 @@ impl Manager for V2Cgroup {
             warnings.push(crate::warn::OOM_KILL_DISABLE.into());
         }
         Ok(warnings)
+    }
+
+    fn apply_devices(&self, rules: &[DeviceRule]) -> Result<()> {
+        bpf::apply(&self.dir, &Policy::from_rules(rules)?)
     }
 
     fn stats(&self) -> Result<Stats> {
