@@ -12,6 +12,7 @@ pub mod exec;
 pub mod history;
 pub mod image;
 pub mod inspect;
+pub mod isolation;
 pub mod login;
 pub mod network;
 pub mod options;

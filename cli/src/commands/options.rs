@@ -1,7 +1,10 @@
 //! The flags `run` and `create` share, and how they become a create request:
 //! environment (`-e`, `--env-file`), labels, entrypoint, networks and
-//! published ports, restart policy, volumes, and the image with its command.
+//! published ports, restart policy, volumes, isolation (capabilities,
+//! security options, read-only root, tmpfs, ulimits, groups, OOM score,
+//! devices; see [`isolation`]), and the image with its command.
 
+use super::isolation;
 use berth_api::container::{ContainerConfig, CreateRequest, HostConfig, RestartPolicy};
 use berth_api::network::{
     EndpointIpamConfig, EndpointSettings, NetworkModeKind, NetworkingConfig, PortBinding, StringMap,
@@ -94,6 +97,37 @@ pub struct ContainerOptions {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "CAPABILITY")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "CAPABILITY")]
+    pub cap_drop: Vec<String>,
+    /// Security options (no-new-privileges, seccomp=FILE|unconfined, ...)
+    #[arg(long = "security-opt", value_name = "OPTION")]
+    pub security_opt: Vec<String>,
+    /// Mount a tmpfs directory (PATH[:OPTIONS])
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Ulimit options (NAME=SOFT[:HARD])
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(
+        long = "oom-score-adj",
+        value_name = "INT",
+        allow_negative_numbers = true
+    )]
+    pub oom_score_adj: Option<i64>,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm')
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
     /// Restart policy to apply when a container exits
     #[arg(long, default_value = "no")]
     pub restart: String,
@@ -161,6 +195,18 @@ impl ContainerOptions {
             exposed_ports: (!ports.exposed.is_empty()).then_some(ports.exposed),
             ..ContainerConfig::default()
         };
+        let security = isolation::security_options(&self.security_opt)?;
+        let unconfined = security.unconfined_system_paths.then(Vec::new);
+        let devices = self
+            .device
+            .iter()
+            .map(|value| isolation::device(value))
+            .collect::<Result<Vec<_>, _>>()?;
+        let device_cgroup_rules = self
+            .device_cgroup_rule
+            .iter()
+            .map(|value| isolation::device_cgroup_rule(value))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
             network_mode: network.mode,
@@ -168,8 +214,25 @@ impl ContainerOptions {
             auto_remove: self.rm,
             privileged: self.privileged,
             readonly_rootfs: self.read_only,
+            cap_add: isolation::normalize_capabilities(&self.cap_add),
+            cap_drop: isolation::normalize_capabilities(&self.cap_drop),
+            security_opt: (!security.options.is_empty()).then_some(security.options),
+            tmpfs: isolation::tmpfs(&self.tmpfs),
+            ulimits: isolation::ulimits(&self.ulimit)?,
+            group_add: (!self.group_add.is_empty()).then(|| self.group_add.clone()),
+            oom_score_adj: self.oom_score_adj.unwrap_or(0),
+            masked_paths: unconfined.clone(),
+            readonly_paths: unconfined,
             ..HostConfig::default()
         };
+        if !devices.is_empty() {
+            host_config.extra.insert("Devices".into(), json!(devices));
+        }
+        if !device_cgroup_rules.is_empty() {
+            host_config
+                .extra
+                .insert("DeviceCgroupRules".into(), json!(device_cgroup_rules));
+        }
         host_config
             .extra
             .insert("PortBindings".into(), json!(ports.bindings));
@@ -836,6 +899,69 @@ mod tests {
             body_err(&["--network", "name=app,colour=red"]),
             "invalid field key colour"
         );
+    }
+
+    #[test]
+    fn isolation_flags_fill_the_host_config() {
+        let request = body(&[
+            "--cap-add",
+            "net_admin",
+            "--cap-drop",
+            "all",
+            "--privileged",
+            "--read-only",
+            "--security-opt",
+            "no-new-privileges",
+            "--tmpfs",
+            "/run:size=64m",
+            "--ulimit",
+            "nofile=100:200",
+            "--group-add",
+            "audio",
+            "--oom-score-adj",
+            "-500",
+            "--device",
+            "/dev/fuse",
+            "--device-cgroup-rule",
+            "c 1:3 rwm",
+        ])
+        .unwrap();
+        let host = &request["HostConfig"];
+        assert_eq!(host["CapAdd"], json!(["CAP_NET_ADMIN"]));
+        assert_eq!(host["CapDrop"], json!(["ALL"]));
+        assert_eq!(host["Privileged"], json!(true));
+        assert_eq!(host["ReadonlyRootfs"], json!(true));
+        assert_eq!(host["SecurityOpt"], json!(["no-new-privileges"]));
+        assert_eq!(host["Tmpfs"], json!({"/run": "size=64m"}));
+        assert_eq!(
+            host["Ulimits"],
+            json!([{"Name": "nofile", "Hard": 200, "Soft": 100}])
+        );
+        assert_eq!(host["GroupAdd"], json!(["audio"]));
+        assert_eq!(host["OomScoreAdj"], json!(-500));
+        assert_eq!(
+            host["Devices"],
+            json!([{"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"}])
+        );
+        assert_eq!(host["DeviceCgroupRules"], json!(["c 1:3 rwm"]));
+        assert_eq!(host["MaskedPaths"], Value::Null);
+
+        let plain = body(&[]).unwrap();
+        assert_eq!(plain["HostConfig"]["CapAdd"], Value::Null);
+        assert_eq!(plain["HostConfig"]["OomScoreAdj"], json!(0));
+        assert!(plain["HostConfig"].get("Devices").is_none());
+
+        let unconfined = body(&["--security-opt", "systempaths=unconfined"]).unwrap();
+        assert_eq!(unconfined["HostConfig"]["MaskedPaths"], json!([]));
+        assert_eq!(unconfined["HostConfig"]["ReadonlyPaths"], json!([]));
+        assert_eq!(unconfined["HostConfig"]["SecurityOpt"], Value::Null);
+
+        assert_eq!(
+            body_err(&["--security-opt", "bogus"]),
+            "Invalid --security-opt: \"bogus\""
+        );
+        assert!(body_err(&["--ulimit", "foo=1"]).ends_with("invalid ulimit type: foo"));
+        assert!(body_err(&["--device", "/a:/b:x"]).ends_with("bad mode specified: x"));
     }
 
     fn env_of(key: &str) -> Option<String> {

@@ -78,10 +78,173 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
     pub log_config: LogConfig,
+    /// Every capability, no masked or read-only paths, `/sys` writable, the
+    /// host's devices.
     pub privileged: bool,
+    /// `--read-only`: the root filesystem is mounted read-only.
     pub readonly_rootfs: bool,
+    /// Capabilities added to Docker's defaults (`NET_ADMIN`, `CAP_NET_ADMIN`,
+    /// `ALL`; any case).
+    #[serde(deserialize_with = "crate::strslice::deserialize")]
+    pub cap_add: Option<Vec<String>>,
+    /// Capabilities dropped from Docker's defaults (applied before
+    /// `CapAdd`; `ALL` drops every one).
+    #[serde(deserialize_with = "crate::strslice::deserialize")]
+    pub cap_drop: Option<Vec<String>>,
+    /// `no-new-privileges[:true|false]`, `seccomp=unconfined|<profile JSON>`,
+    /// `apparmor=...`, `label=...`.
+    pub security_opt: Option<Vec<String>>,
+    /// tmpfs mounts: path in the container to mount options (`size=64m`).
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// Resource limits (`--ulimit nofile=1024:2048`).
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// Extra supplementary groups: names from the container's `/etc/group`,
+    /// or numeric gids.
+    pub group_add: Option<Vec<String>>,
+    /// The container's OOM score adjustment, -1000 to 1000.
+    pub oom_score_adj: i64,
+    /// Paths hidden in the container; Docker's list when unset (the daemon
+    /// fills it in at create), none when privileged.
+    pub masked_paths: Option<Vec<String>>,
+    /// Paths read-only in the container; Docker's list when unset (the
+    /// daemon fills it in at create), none when privileged.
+    pub readonly_paths: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One resource limit of `HostConfig.Ulimits` (`--ulimit name=soft[:hard]`).
+/// -1 means unlimited.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub hard: i64,
+    pub soft: i64,
+}
+
+/// The resource names a ulimit may have.
+pub const ULIMIT_NAMES: [&str; 15] = [
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+impl Ulimit {
+    /// Parses the CLI's `name=soft[:hard]` (`--ulimit`), as docker does:
+    /// without a hard limit it equals the soft one. The error is docker's.
+    pub fn parse(value: &str) -> Result<Ulimit, String> {
+        let Some((name, limits)) = value.split_once('=') else {
+            return Err(format!("invalid ulimit argument: {value}"));
+        };
+        if !ULIMIT_NAMES.contains(&name) {
+            return Err(format!("invalid ulimit type: {name}"));
+        }
+        let number = |text: &str| {
+            text.parse::<i64>()
+                .map_err(|_| format!("strconv.ParseInt: parsing {text:?}: invalid syntax"))
+        };
+        let parts: Vec<&str> = limits.split(':').collect();
+        let (soft, hard) = match parts[..] {
+            [soft] => (number(soft)?, number(soft)?),
+            [soft, hard] => (number(soft)?, number(hard)?),
+            _ => {
+                return Err(format!(
+                "too many limit value arguments - {limits}, can only have up to two, `soft[:hard]`"
+            ))
+            }
+        };
+        let ulimit = Ulimit {
+            name: name.to_string(),
+            hard,
+            soft,
+        };
+        ulimit.check()?;
+        Ok(ulimit)
+    }
+
+    /// Checks the name and that the soft limit is within the hard one
+    /// (-1 is unlimited); the error is docker's.
+    pub fn check(&self) -> Result<(), String> {
+        if !ULIMIT_NAMES.contains(&self.name.as_str()) {
+            return Err(format!("invalid ulimit type: {}", self.name));
+        }
+        if self.hard != -1 && self.soft > self.hard {
+            return Err(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+                self.soft, self.hard
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `HostConfig.SecurityOpt` as the daemon reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecurityOpts {
+    /// `no-new-privileges`, `no-new-privileges=true` (or `:true`).
+    pub no_new_privileges: bool,
+    /// The value of the last `seccomp=`: `unconfined`, `builtin`, or a
+    /// profile's JSON (the docker CLI sends the file's content).
+    pub seccomp: Option<String>,
+}
+
+impl SecurityOpts {
+    /// Parses the options as dockerd does: `no-new-privileges` alone, or
+    /// `key=value` (`key:value`, deprecated) with key `no-new-privileges`
+    /// (a boolean), `seccomp`, `apparmor` or `label` (the last two have no
+    /// effect in Berth), and `disable` (label). The error is dockerd's.
+    pub fn parse(options: &[String]) -> Result<SecurityOpts, String> {
+        let mut parsed = SecurityOpts::default();
+        for option in options {
+            if option == "no-new-privileges" {
+                parsed.no_new_privileges = true;
+                continue;
+            }
+            if option == "disable" {
+                continue;
+            }
+            let split = if option.contains('=') {
+                option.split_once('=')
+            } else {
+                option.split_once(':')
+            };
+            let Some((key, value)) = split else {
+                return Err(format!("invalid --security-opt 1: {option:?}"));
+            };
+            match key {
+                "label" | "apparmor" => {}
+                "seccomp" => parsed.seccomp = Some(value.to_string()),
+                "no-new-privileges" => {
+                    parsed.no_new_privileges = parse_go_bool(value)
+                        .ok_or_else(|| format!("invalid --security-opt 2: {option:?}"))?;
+                }
+                _ => return Err(format!("invalid --security-opt 2: {option:?}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// Body of `POST /containers/create`.
@@ -248,6 +411,106 @@ mod tests {
     fn wrong_types_are_rejected() {
         assert!(serde_json::from_str::<CreateRequest>(r#"{"Image":5}"#).is_err());
         assert!(serde_json::from_str::<CreateRequest>(r#"{"Tty":"yes"}"#).is_err());
+    }
+
+    #[test]
+    fn isolation_fields_parse_and_round_trip() {
+        let body = r#"{"Image":"busybox","HostConfig":{"CapAdd":"net_admin",
+            "CapDrop":["ALL"],"SecurityOpt":["no-new-privileges"],
+            "Tmpfs":{"/run":"size=64m"},"Ulimits":[{"Name":"nofile","Soft":1,"Hard":2}],
+            "GroupAdd":["audio"],"OomScoreAdj":500,"MaskedPaths":[],"Privileged":true}}"#;
+        let host = serde_json::from_str::<CreateRequest>(body)
+            .unwrap()
+            .host_config
+            .unwrap();
+        assert_eq!(host.cap_add, Some(vec!["net_admin".to_string()]));
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(host.oom_score_adj, 500);
+        assert_eq!(host.masked_paths, Some(vec![]));
+        assert_eq!(host.readonly_paths, None);
+        let shown = serde_json::to_value(&host).unwrap();
+        assert_eq!(
+            shown["Ulimits"],
+            serde_json::json!([{"Name": "nofile", "Hard": 2, "Soft": 1}])
+        );
+        assert_eq!(shown["Tmpfs"], serde_json::json!({"/run": "size=64m"}));
+        assert_eq!(shown["ReadonlyPaths"], serde_json::Value::Null);
+        assert!(host.extra.is_empty(), "{:?}", host.extra);
+        let wrong = r#"{"HostConfig":{"OomScoreAdj":"high"}}"#;
+        assert!(serde_json::from_str::<CreateRequest>(wrong).is_err());
+    }
+
+    #[test]
+    fn ulimits_parse_like_docker() {
+        let ulimit = |name: &str, soft, hard| Ulimit {
+            name: name.to_string(),
+            hard,
+            soft,
+        };
+        assert_eq!(
+            Ulimit::parse("nofile=100:200"),
+            Ok(ulimit("nofile", 100, 200))
+        );
+        assert_eq!(Ulimit::parse("nproc=10"), Ok(ulimit("nproc", 10, 10)));
+        assert_eq!(Ulimit::parse("core=-1"), Ok(ulimit("core", -1, -1)));
+        assert_eq!(Ulimit::parse("core=0:-1"), Ok(ulimit("core", 0, -1)));
+        for (value, error) in [
+            ("nofile", "invalid ulimit argument: nofile"),
+            ("foo=1", "invalid ulimit type: foo"),
+            (
+                "nofile=abc",
+                "strconv.ParseInt: parsing \"abc\": invalid syntax",
+            ),
+            (
+                "nofile=300:200",
+                "ulimit soft limit must be less than or equal to hard limit: 300 > 200",
+            ),
+            (
+                "nofile=1:2:3",
+                "too many limit value arguments - 1:2:3, can only have up to two, `soft[:hard]`",
+            ),
+        ] {
+            assert_eq!(Ulimit::parse(value).unwrap_err(), error, "{value}");
+        }
+    }
+
+    #[test]
+    fn security_opts_parse_like_dockerd() {
+        let opts = |items: &[&str]| {
+            SecurityOpts::parse(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert!(opts(&["no-new-privileges"]).unwrap().no_new_privileges);
+        assert!(opts(&["no-new-privileges:true"]).unwrap().no_new_privileges);
+        assert!(
+            !opts(&["no-new-privileges", "no-new-privileges=false"])
+                .unwrap()
+                .no_new_privileges
+        );
+        let parsed = opts(&[
+            "seccomp=unconfined",
+            "apparmor=unconfined",
+            "label=disable",
+            "label:type:svirt_t",
+            "disable",
+            r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            parsed.seccomp.as_deref(),
+            Some(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)
+        );
+        assert_eq!(
+            opts(&["label"]).unwrap_err(),
+            "invalid --security-opt 1: \"label\""
+        );
+        assert_eq!(
+            opts(&["foo=bar"]).unwrap_err(),
+            "invalid --security-opt 2: \"foo=bar\""
+        );
+        assert_eq!(
+            opts(&["no-new-privileges:maybe"]).unwrap_err(),
+            "invalid --security-opt 2: \"no-new-privileges:maybe\""
+        );
     }
 
     #[test]

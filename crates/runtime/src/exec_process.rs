@@ -7,11 +7,14 @@
 //! the monitor then puts it in the container's cgroups, which it opened
 //! before joining ([`crate::CgroupProcs`]), and only then lets it go on.
 //! The child starts a session (taking the pty as its controlling terminal
-//! when it has one), switches to the user resolved from the container's own
-//! `/etc/passwd` and `/etc/group`, enters the working directory (which must
-//! exist: an exec never creates it), resets its signal state, looks the
-//! command up in the container's `PATH` and execs, with the same rules and
-//! wording as the container's init ([`crate::init`]). Failures travel back
+//! when it has one), locks itself down around the switch to the user
+//! resolved from the container's own `/etc/passwd` and `/etc/group` (the
+//! container's [`SecuritySpec`]: rlimits, OOM score, no_new_privs,
+//! capabilities, extra groups, seccomp; see [`crate::lockdown`]), enters the
+//! working directory (which must exist: an exec never creates it), resets
+//! its signal state, looks the command up in the container's `PATH` and
+//! execs, with the same rules and wording as the container's init
+//! ([`crate::init`]). Failures travel back
 //! over a close-on-exec error pipe, as for the init.
 
 use crate::cgroup_join::CgroupProcs;
@@ -20,8 +23,9 @@ use crate::exec;
 use crate::failure::{StartFailure, EXIT_CANNOT_INVOKE, EXIT_SETUP_FAILED};
 use crate::fd;
 use crate::init;
+use crate::lockdown::Lockdown;
 use crate::pty;
-use crate::spec::ProcessSpec;
+use crate::spec::{ProcessSpec, SecuritySpec};
 use crate::user::ExecUser;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -57,8 +61,9 @@ pub enum ExecOutcome {
 }
 
 /// Forks the exec's process, which joins `cgroups` (see
-/// [`crate::CgroupProcs`]), sets itself up and execs `process.args`; waits
-/// until it has exec'd or failed and reports which.
+/// [`crate::CgroupProcs`]), sets itself up, locks itself down as `security`
+/// says and execs `process.args`; waits until it has exec'd or failed and
+/// reports which.
 ///
 /// # Safety
 ///
@@ -68,6 +73,7 @@ pub enum ExecOutcome {
 /// fds 0-2 are the streams the command gets.
 pub unsafe fn spawn_exec(
     process: &ProcessSpec,
+    security: &SecuritySpec,
     stdio: ExecStdio,
     cgroups: &CgroupProcs,
 ) -> Result<ExecOutcome, RuntimeError> {
@@ -89,7 +95,7 @@ pub unsafe fn spawn_exec(
                 drop(go_write);
                 init::wait_for_go(go_read);
             }
-            run(process, &stdio, error_write)
+            run(process, security, &stdio, error_write)
         }
         Err(source) => {
             return Err(RuntimeError::Sys {
@@ -138,8 +144,14 @@ fn exec_exit_code(start_exit_code: i32) -> i32 {
 }
 
 /// The child: sets up and execs; never returns.
-fn run(process: &ProcessSpec, stdio: &ExecStdio, error_pipe: OwnedFd) -> ! {
-    let failure = match panic::catch_unwind(AssertUnwindSafe(|| start(process, stdio))) {
+fn run(
+    process: &ProcessSpec,
+    security: &SecuritySpec,
+    stdio: &ExecStdio,
+    error_pipe: OwnedFd,
+) -> ! {
+    let started = panic::catch_unwind(AssertUnwindSafe(|| start(process, security, stdio)));
+    let failure = match started {
         Ok(Err(failure)) => failure,
         Ok(Ok(never)) => match never {},
         Err(_) => StartFailure::new("the exec's process panicked before exec", EXIT_SETUP_FAILED),
@@ -151,23 +163,25 @@ fn run(process: &ProcessSpec, stdio: &ExecStdio, error_pipe: OwnedFd) -> ! {
     unsafe { libc::_exit(failure.exit_code) }
 }
 
-fn start(process: &ProcessSpec, stdio: &ExecStdio) -> Result<Infallible, StartFailure> {
+fn start(
+    process: &ProcessSpec,
+    security: &SecuritySpec,
+    stdio: &ExecStdio,
+) -> Result<Infallible, StartFailure> {
     // A session of its own: signals to the daemon's process group never
     // reach the container, and a pty can become the controlling terminal.
     nix::unistd::setsid().map_err(|e| StartFailure::sys("creating a session", e))?;
-    let user = init::resolve_user(&process.user)?;
+    let lockdown = Lockdown::new(security)?;
+    let user = init::resolve_user(&process.user, &security.additional_groups)?;
     if let ExecStdio::Terminal(slave) = stdio {
         connect_terminal(slave, &user)?;
     }
     umask(Mode::from_bits_truncate(0o022));
+    lockdown.before_user_switch()?;
     init::switch_user(&user)?;
+    lockdown.after_user_switch(user.uid)?;
     let cwd = init::working_dir(process);
-    nix::unistd::chdir(cwd.as_str()).map_err(|e| {
-        StartFailure::sys(
-            format!("chdir to cwd ({cwd:?}) set in config.json failed"),
-            e,
-        )
-    })?;
+    init::enter_working_dir(&cwd)?;
     let env = init::environment(&process.env, &user.home);
     let Some(command) = process.args.first() else {
         return Err(StartFailure::new("no command specified", EXIT_SETUP_FAILED));
@@ -175,6 +189,7 @@ fn start(process: &ProcessSpec, stdio: &ExecStdio) -> Result<Infallible, StartFa
     let program = exec::find_executable(command, init::env_value(&env, "PATH"))?;
     init::reset_signals();
     fd::set_cloexec_from(3).map_err(|e| StartFailure::sys("closing inherited descriptors", e))?;
+    lockdown.before_exec()?;
     Err(exec::exec(&program, &process.args, &env))
 }
 

@@ -5,7 +5,7 @@
 //! ([`crate::exec_command`]); like the container's `spec.json`, it is the
 //! whole contract, and the monitor never asks the daemon for more.
 
-use crate::spec::ProcessSpec;
+use crate::spec::{ProcessSpec, SecuritySpec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -38,4 +38,9 @@ pub struct ExecSpec {
     /// cgroups.
     #[serde(default)]
     pub cgroup_procs: Vec<PathBuf>,
+    /// The process's privileges and limits: the container's own
+    /// ([`crate::ContainerSpec::security`]), with every capability for a
+    /// privileged exec (`docker exec --privileged`).
+    #[serde(default)]
+    pub security: SecuritySpec,
 }

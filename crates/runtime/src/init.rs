@@ -8,13 +8,17 @@
 //! in its new namespaces, so it may use std and allocate like any forked
 //! process. It wires stdio, starts a session, builds the root filesystem,
 //! names the host, brings up loopback, allocates its terminal if it has one,
-//! switches user, changes directory and execs. Any failure is written to the
-//! error pipe with Docker's wording and ends the process with the matching
-//! exit code; a successful exec closes the pipe.
+//! creates its working directory, makes the root read-only if asked, locks
+//! itself down around the user switch ([`crate::lockdown`]: rlimits, OOM
+//! score, no_new_privs, capabilities, seccomp), changes directory and
+//! execs. Any failure is written to the error pipe with Docker's wording and
+//! ends the process with the matching exit code; a successful exec closes
+//! the pipe.
 
 use crate::exec;
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
 use crate::fd;
+use crate::lockdown::Lockdown;
 use crate::net;
 use crate::pty;
 use crate::rootfs;
@@ -104,14 +108,15 @@ fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailu
     // reach the container.
     nix::unistd::setsid().map_err(|e| StartFailure::sys("creating a session", e))?;
     umask(Mode::from_bits_truncate(0o022));
-    rootfs::build(&spec.rootfs, &spec.file_binds)?;
+    let lockdown = Lockdown::new(&spec.security)?;
+    rootfs::build(spec)?;
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| StartFailure::sys(format!("setting hostname {:?}", spec.hostname), e))?;
     if spec.network == NetworkNamespace::New {
         net::bring_up_loopback().map_err(|e| StartFailure::sys("bringing up lo", e))?;
     }
 
-    let user = resolve_user(&process.user)?;
+    let user = resolve_user(&process.user, &spec.security.additional_groups)?;
     if let Some(socket) = console_socket {
         connect_console(socket, process.console_size, &user)?;
     }
@@ -121,13 +126,13 @@ fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailu
         .mode(0o755)
         .create(&cwd)
         .map_err(|e| StartFailure::io(format!("creating working directory {cwd}"), &e))?;
+    if spec.filesystem.readonly_rootfs {
+        rootfs::make_root_readonly(&spec.file_binds)?;
+    }
+    lockdown.before_user_switch()?;
     switch_user(&user)?;
-    nix::unistd::chdir(cwd.as_str()).map_err(|e| {
-        StartFailure::sys(
-            format!("chdir to cwd ({cwd:?}) set in config.json failed"),
-            e,
-        )
-    })?;
+    lockdown.after_user_switch(user.uid)?;
+    enter_working_dir(&cwd)?;
 
     let env = environment(&process.env, &user.home);
     let Some(command) = process.args.first() else {
@@ -136,6 +141,7 @@ fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailu
     let program = exec::find_executable(command, env_value(&env, "PATH"))?;
     reset_signals();
     fd::set_cloexec_from(3).map_err(|e| StartFailure::sys("closing inherited descriptors", e))?;
+    lockdown.before_exec()?;
     Err(exec::exec(&program, &process.args, &env))
 }
 
@@ -176,14 +182,23 @@ fn connect_console(
     Ok(())
 }
 
-pub(crate) fn resolve_user(spec: &str) -> Result<ExecUser, StartFailure> {
+/// The user `spec` names (Docker's `User`), with the `additional` groups
+/// (`GroupAdd`) among its supplementary groups, from the container's own
+/// `/etc/passwd` and `/etc/group`.
+pub(crate) fn resolve_user(spec: &str, additional: &[String]) -> Result<ExecUser, StartFailure> {
     let read = |path: &str| {
         user::read_database(path).map_err(|e| StartFailure::sys(format!("reading {path}"), e))
     };
     let passwd = read("/etc/passwd")?;
     let group = read("/etc/group")?;
-    user::resolve(spec, passwd.as_deref(), group.as_deref())
-        .map_err(|message| StartFailure::new(message, EXIT_SETUP_FAILED))
+    let refused = |message| StartFailure::new(message, EXIT_SETUP_FAILED);
+    let mut user = user::resolve(spec, passwd.as_deref(), group.as_deref()).map_err(refused)?;
+    for gid in user::additional_gids(additional, group.as_deref()).map_err(refused)? {
+        if !user.supplementary_gids.contains(&gid) {
+            user.supplementary_gids.push(gid);
+        }
+    }
+    Ok(user)
 }
 
 /// Supplementary groups, then gid, then uid: each step needs the privilege
@@ -206,6 +221,28 @@ pub(crate) fn working_dir(process: &ProcessSpec) -> String {
         process.cwd.clone()
     } else {
         format!("/{}", process.cwd)
+    }
+}
+
+/// Changes into the working directory and checks that it lies inside the
+/// container's root. A path through a descriptor open on a host directory
+/// (`-w /proc/self/fd/N`, the runc escape CVE-2024-21626) would leave the
+/// process outside; the kernel then reports the directory as unreachable
+/// and `getcwd` fails (or returns a relative path), so the command never
+/// runs there.
+pub(crate) fn enter_working_dir(cwd: &str) -> Result<(), StartFailure> {
+    nix::unistd::chdir(cwd).map_err(|e| {
+        StartFailure::sys(
+            format!("chdir to cwd ({cwd:?}) set in config.json failed"),
+            e,
+        )
+    })?;
+    match nix::unistd::getcwd() {
+        Ok(path) if path.is_absolute() => Ok(()),
+        _ => Err(StartFailure::new(
+            "current working directory is outside of container mount namespace root -- possible container breakout detected",
+            EXIT_SETUP_FAILED,
+        )),
     }
 }
 
@@ -281,6 +318,38 @@ mod tests {
         assert_eq!(env_value(&env, "PATH"), Some("/b"));
         assert_eq!(env_value(&env, "PAT"), None);
         assert_eq!(env_value(&strings(&["EMPTY="]), "EMPTY"), Some(""));
+    }
+
+    #[test]
+    fn a_working_dir_outside_the_root_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("inside")).unwrap();
+        let outside_fd = std::fs::File::open(outside.path()).unwrap();
+        // SAFETY: the child only makes syscalls and leaves with _exit.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let code = (|| {
+                    nix::unistd::chroot(root.path()).ok()?;
+                    nix::unistd::chdir("/").ok()?;
+                    enter_working_dir("/inside").ok()?;
+                    // What `-w /proc/self/fd/N` does with a leaked host
+                    // directory descriptor.
+                    nix::unistd::fchdir(outside_fd.as_raw_fd()).ok()?;
+                    enter_working_dir(".")
+                        .err()
+                        .is_some_and(|e| e.message.contains("possible container breakout"))
+                        .then_some(0)
+                })()
+                .unwrap_or(1);
+                // SAFETY: ends the forked child without unwinding.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //!
 //! Owns everything between "here is a spec" and "the container's init has
 //! exec'd": cloning the namespaces, mounting the overlay root and the
-//! pseudo-filesystems, pivoting, switching user and exec'ing. It knows nothing
-//! of HTTP or of the daemon's state; the monitor (`berth-shim`) drives it
-//! through [`spawn_init`], and the daemon starts monitors through [`launch`].
+//! pseudo-filesystems, pivoting, hardening (masked and read-only paths,
+//! capabilities, no_new_privs, seccomp, rlimits), switching user and
+//! exec'ing. It knows nothing of HTTP or of the daemon's state; the monitor
+//! (`berth-shim`) drives it through [`spawn_init`], and the daemon starts
+//! monitors through [`launch`].
 
+mod capabilities;
 mod cgroup_join;
 pub mod control;
 mod error;
@@ -18,6 +21,8 @@ pub mod fd;
 mod init;
 mod join;
 mod launch;
+mod lockdown;
+mod mount_options;
 mod net;
 pub mod pty;
 mod rootfs;
@@ -25,6 +30,9 @@ mod spawn;
 pub mod spec;
 mod user;
 
+pub use capabilities::{
+    all_capabilities, capability_set, missing_from_bounding_set, normalize_capabilities,
+};
 pub use cgroup_join::CgroupProcs;
 pub use error::RuntimeError;
 pub use exec_launch::exec_command;
@@ -32,8 +40,10 @@ pub use exec_process::{spawn_exec, ExecOutcome, ExecStdio};
 pub use exec_spec::ExecSpec;
 pub use join::JoinTarget;
 pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
+pub use mount_options::tmpfs_options;
 pub use spawn::{spawn_init, InitIo, InitOutcome, InitStdio};
 pub use spec::{
-    ContainerSpec, DeviceNode, ExitStatus, FileBind, NetworkNamespace, ProcessSpec, RootfsSpec,
-    StartReport,
+    ContainerSpec, DeviceNode, ExitStatus, FileBind, FilesystemSpec, NetworkNamespace, ProcessSpec,
+    Rlimit, RootfsSpec, SecuritySpec, StartReport, TmpfsMount, DEFAULT_CAPABILITIES,
+    DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
 };

@@ -8,12 +8,24 @@
 //! the image resolve inside the container and can never point a mount at the
 //! host. The file binds' sources are host paths, so they are cloned into
 //! detached mount trees before the pivot and attached after it.
+//!
+//! After the pseudo-filesystems come the tmpfs mounts, the file binds, the
+//! extra device nodes, then the masked paths (the container's own
+//! `/dev/null`, checked to be the null device, bound over files; an empty
+//! read-only tmpfs over directories) and the read-only paths (bound over
+//! themselves, remounted read-only). A read-only root is the init's last
+//! mount step ([`make_root_readonly`]), once its working directory exists.
 
-use crate::failure::StartFailure;
-use crate::spec::{FileBind, RootfsSpec};
+use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
+use crate::mount_options;
+use crate::spec::{ContainerSpec, DeviceNode, FileBind, RootfsSpec, TmpfsMount};
 use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::stat::{fstat, makedev, mknod, Mode, SFlag};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::unistd::{fchownat, Gid, Uid};
 use std::ffi::CString;
 use std::fs;
 use std::io;
@@ -29,6 +41,9 @@ const OPEN_TREE_CLONE: libc::c_uint = 1;
 const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+const AT_EMPTY_PATH: libc::c_uint = libc::AT_EMPTY_PATH as libc::c_uint;
+/// The null device's numbers; masked files get it bound over them.
+const NULL_DEVICE: (u64, u64) = (1, 3);
 /// Symlinks followed before giving up with ELOOP, as the kernel does.
 const MAX_SYMLINKS: usize = 40;
 
@@ -66,9 +81,10 @@ struct DetachedBind<'a> {
     destination: &'a str,
 }
 
-/// Builds the container's root and makes it the process's `/`. Must run in a
-/// fresh mount namespace.
-pub(crate) fn build(rootfs: &RootfsSpec, file_binds: &[FileBind]) -> Result<(), StartFailure> {
+/// Builds the container's root and makes it the process's `/`: the overlay,
+/// the pivot, the pseudo-filesystems, tmpfs mounts, file binds, device
+/// nodes, masked and read-only paths. Must run in a fresh mount namespace.
+pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
     mount(
         None::<&str>,
         "/",
@@ -78,8 +94,8 @@ pub(crate) fn build(rootfs: &RootfsSpec, file_binds: &[FileBind]) -> Result<(), 
     )
     .map_err(|e| StartFailure::sys("making / a slave mount", e))?;
 
-    let target = &rootfs.target;
-    let options = overlay_options(rootfs)?;
+    let target = &spec.rootfs.target;
+    let options = overlay_options(&spec.rootfs)?;
     mount(
         Some("overlay"),
         target,
@@ -89,14 +105,34 @@ pub(crate) fn build(rootfs: &RootfsSpec, file_binds: &[FileBind]) -> Result<(), 
     )
     .map_err(|e| StartFailure::sys(format!("mounting overlay on {}", target.display()), e))?;
 
-    let binds = file_binds
+    let binds = spec
+        .file_binds
         .iter()
         .map(detach_bind_source)
         .collect::<Result<Vec<_>, _>>()?;
 
     pivot_into(target)?;
-    mount_pseudo_filesystems()?;
-    binds.into_iter().try_for_each(attach_bind)
+    let filesystem = &spec.filesystem;
+    mount_pseudo_filesystems(filesystem.writable_sysfs)?;
+    filesystem.tmpfs.iter().try_for_each(mount_tmpfs)?;
+    binds.into_iter().try_for_each(attach_bind)?;
+    spec.devices.iter().try_for_each(make_device)?;
+    mask_paths(&filesystem.masked_paths)?;
+    filesystem
+        .readonly_paths
+        .iter()
+        .try_for_each(|path| make_path_readonly(path))
+}
+
+/// Remounts the root read-only (`--read-only`), and the file binds with it
+/// as Docker does; mounts on top of the root (`/proc`, `/dev`, tmpfs) keep
+/// their own flags.
+pub(crate) fn make_root_readonly(file_binds: &[FileBind]) -> Result<(), StartFailure> {
+    remount_readonly("/")?;
+    file_binds.iter().try_for_each(|bind| {
+        let destination = Path::new("/").join(&bind.destination);
+        remount_readonly(&destination.to_string_lossy())
+    })
 }
 
 /// `lowerdir=...,upperdir=...,workdir=...`, refusing paths overlayfs cannot
@@ -105,7 +141,7 @@ fn overlay_options(rootfs: &RootfsSpec) -> Result<String, StartFailure> {
     if rootfs.lower.is_empty() {
         return Err(StartFailure::new(
             "rootfs has no lower layer (overlayfs needs at least one)",
-            crate::failure::EXIT_SETUP_FAILED,
+            EXIT_SETUP_FAILED,
         ));
     }
     let path_str = |path: &Path| -> Result<String, StartFailure> {
@@ -116,7 +152,7 @@ fn overlay_options(rootfs: &RootfsSpec) -> Result<String, StartFailure> {
                     "overlay layer path {} must be UTF-8 without ',' or ':'",
                     path.display()
                 ),
-                crate::failure::EXIT_SETUP_FAILED,
+                EXIT_SETUP_FAILED,
             )),
         }
     };
@@ -138,7 +174,7 @@ fn overlay_options(rootfs: &RootfsSpec) -> Result<String, StartFailure> {
                 rootfs.lower.len(),
                 options.len()
             ),
-            crate::failure::EXIT_SETUP_FAILED,
+            EXIT_SETUP_FAILED,
         ));
     }
     Ok(options)
@@ -154,8 +190,15 @@ fn pivot_into(target: &Path) -> Result<(), StartFailure> {
     nix::unistd::chdir("/").map_err(|e| StartFailure::sys(context(), e))
 }
 
-fn pseudo_mounts() -> [PseudoMount; 6] {
+/// The pseudo-filesystems, in mount order; `/sys` read-only unless
+/// `writable_sysfs`.
+fn pseudo_mounts(writable_sysfs: bool) -> [PseudoMount; 6] {
     let nosuid_noexec_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
+    let sysfs_flags = if writable_sysfs {
+        nosuid_noexec_nodev
+    } else {
+        nosuid_noexec_nodev | MsFlags::MS_RDONLY
+    };
     [
         PseudoMount {
             target: "/proc",
@@ -168,7 +211,7 @@ fn pseudo_mounts() -> [PseudoMount; 6] {
             target: "/sys",
             fstype: "sysfs",
             source: "sysfs",
-            flags: nosuid_noexec_nodev | MsFlags::MS_RDONLY,
+            flags: sysfs_flags,
             data: None,
         },
         PseudoMount {
@@ -204,8 +247,8 @@ fn pseudo_mounts() -> [PseudoMount; 6] {
 
 /// /proc, /sys, /dev with its device nodes and links, /dev/pts, /dev/shm,
 /// /dev/mqueue. Runs after the pivot: every path is inside the container.
-fn mount_pseudo_filesystems() -> Result<(), StartFailure> {
-    for m in pseudo_mounts() {
+fn mount_pseudo_filesystems(writable_sysfs: bool) -> Result<(), StartFailure> {
+    for m in pseudo_mounts(writable_sysfs) {
         make_mountpoint(m.target)?;
         mount(Some(m.source), m.target, Some(m.fstype), m.flags, m.data)
             .map_err(|e| StartFailure::sys(format!("mounting {} on {}", m.fstype, m.target), e))?;
@@ -244,28 +287,226 @@ fn make_devices() -> Result<(), StartFailure> {
     Ok(())
 }
 
+/// Creates one extra device node (`--device`, `--privileged`) with its
+/// parent directories, mode and owner. A path that exists already (a
+/// standard node, say) is left as it is.
+fn make_device(device: &DeviceNode) -> Result<(), StartFailure> {
+    let path = Path::new("/").join(&device.path);
+    let context = || format!("creating device {}", path.display());
+    let kind = match device.kind {
+        'c' | 'u' => SFlag::S_IFCHR,
+        'b' => SFlag::S_IFBLK,
+        'p' => SFlag::S_IFIFO,
+        other => {
+            return Err(StartFailure::new(
+                format!("{}: unknown device type {other:?}", context()),
+                EXIT_SETUP_FAILED,
+            ))
+        }
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| StartFailure::io(context(), &e))?;
+    }
+    let mode = Mode::from_bits_truncate(device.mode & 0o7777);
+    match mknod(&path, kind, mode, makedev(device.major, device.minor)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => return Ok(()),
+        Err(e) => return Err(StartFailure::sys(context(), e)),
+    }
+    // mknod's mode went through the umask.
+    fs::set_permissions(&path, fs::Permissions::from_mode(device.mode & 0o7777))
+        .map_err(|e| StartFailure::io(context(), &e))?;
+    fchownat(
+        None,
+        &path,
+        Some(Uid::from_raw(device.uid)),
+        Some(Gid::from_raw(device.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| StartFailure::sys(context(), e))
+}
+
+/// Mounts one tmpfs, creating its mountpoint (inside the container: this
+/// runs after the pivot).
+fn mount_tmpfs(tmpfs: &TmpfsMount) -> Result<(), StartFailure> {
+    let destination = Path::new("/").join(&tmpfs.destination);
+    let context = || format!("mounting tmpfs on {}", destination.display());
+    fs::create_dir_all(&destination).map_err(|e| StartFailure::io(context(), &e))?;
+    let (flags, data) = mount_options::mount_flags(&tmpfs.options);
+    let data = (!data.is_empty()).then_some(data.as_str());
+    mount(Some("tmpfs"), &destination, Some("tmpfs"), flags, data)
+        .map_err(|e| StartFailure::sys(context(), e))
+}
+
+/// Hides each existing path: a directory under an empty read-only tmpfs,
+/// anything else under a bind of the container's `/dev/null`, opened once
+/// and checked to be the null device (never a file or link put in its
+/// place).
+fn mask_paths(paths: &[String]) -> Result<(), StartFailure> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let null = open_null_device()?;
+    for path in paths {
+        let context = || format!("masking {path}");
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if missing(&e) => continue,
+            Err(e) => return Err(StartFailure::io(context(), &e)),
+        };
+        if meta.is_dir() {
+            let flags =
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            mount(
+                Some("tmpfs"),
+                path.as_str(),
+                Some("tmpfs"),
+                flags,
+                None::<&str>,
+            )
+            .map_err(|e| StartFailure::sys(context(), e))?;
+        } else {
+            let tree = open_tree(null.as_raw_fd(), c"", AT_EMPTY_PATH)
+                .map_err(|e| StartFailure::sys(context(), e))?;
+            move_mount(&tree, Path::new(path)).map_err(|e| StartFailure::sys(context(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `/dev/null`, opened `O_PATH` without following a link, and only if it
+/// is the character device 1:3.
+fn open_null_device() -> Result<OwnedFd, StartFailure> {
+    let context = "opening /dev/null to mask paths";
+    let fd = nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| StartFailure::sys(context, e))?;
+    // SAFETY: `open` just returned this descriptor and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let stat = fstat(fd.as_raw_fd()).map_err(|e| StartFailure::sys(context, e))?;
+    let is_char = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+    if !is_char || stat.st_rdev != makedev(NULL_DEVICE.0, NULL_DEVICE.1) {
+        return Err(StartFailure::new(
+            format!("{context}: /dev/null is not the null device"),
+            EXIT_SETUP_FAILED,
+        ));
+    }
+    Ok(fd)
+}
+
+/// Binds `path` over itself and makes that mount read-only; a missing path
+/// is skipped.
+fn make_path_readonly(path: &str) -> Result<(), StartFailure> {
+    let context = || format!("making {path} read-only");
+    match fs::metadata(path) {
+        Ok(_) => {}
+        Err(e) if missing(&e) => return Ok(()),
+        Err(e) => return Err(StartFailure::io(context(), &e)),
+    }
+    mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| StartFailure::sys(context(), e))?;
+    remount_readonly(path)
+}
+
+/// Makes the mount at `path` read-only, keeping its other per-mount flags
+/// (a bind remount without them would clear nosuid, nodev, noexec).
+fn remount_readonly(path: &str) -> Result<(), StartFailure> {
+    let context = || format!("remounting {path} read-only");
+    let current = statvfs(path)
+        .map_err(|e| StartFailure::sys(context(), e))?
+        .flags();
+    let kept = [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ]
+    .into_iter()
+    .filter(|(st, _)| current.contains(*st))
+    .fold(MsFlags::empty(), |all, (_, ms)| all | ms);
+    mount(
+        None::<&str>,
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
+        None::<&str>,
+    )
+    .map_err(|e| StartFailure::sys(context(), e))
+}
+
+/// Not there: the path, or a directory on its way, does not exist.
+fn missing(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))
+}
+
+/// `open_tree(dirfd, path, OPEN_TREE_CLONE | flags)`: a detached copy of the
+/// mount at `path` (relative to `dirfd`).
+fn open_tree(
+    dirfd: libc::c_int,
+    path: &std::ffi::CStr,
+    flags: libc::c_uint,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call; open_tree
+    // does not keep the pointer.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dirfd,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags,
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: open_tree returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// Attaches the detached mount `tree` at `destination`, following a
+/// symlink there (inside the container: only called after the pivot).
+fn move_mount(tree: &OwnedFd, destination: &Path) -> Result<(), Errno> {
+    let destination =
+        CString::new(destination.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: both paths are NUL-terminated and outlive the call; `tree` is
+    // an open detached mount; move_mount keeps no pointers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            destination.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// Clones the bind's source into a detached mount tree, reachable after the
 /// host's tree is gone.
 fn detach_bind_source(bind: &FileBind) -> Result<DetachedBind<'_>, StartFailure> {
     let context = || format!("bind-mounting {}", bind.source.display());
     let source = CString::new(bind.source.as_os_str().as_encoded_bytes())
         .map_err(|_| StartFailure::sys(context(), Errno::EINVAL))?;
-    // SAFETY: `source` is a NUL-terminated path that outlives the call;
-    // open_tree does not keep the pointer.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            source.as_ptr(),
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(StartFailure::sys(context(), Errno::last()));
-    }
+    let tree =
+        open_tree(libc::AT_FDCWD, &source, 0).map_err(|e| StartFailure::sys(context(), e))?;
     Ok(DetachedBind {
-        // SAFETY: open_tree returned a new descriptor that nothing else owns.
-        tree: unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) },
+        tree,
         destination: &bind.destination,
     })
 }
@@ -278,24 +519,7 @@ fn attach_bind(bind: DetachedBind<'_>) -> Result<(), StartFailure> {
     let destination = Path::new("/").join(bind.destination);
     let context = || format!("bind-mounting over {}", destination.display());
     ensure_file(&destination).map_err(|e| StartFailure::io(context(), &e))?;
-    let c_destination = CString::new(destination.as_os_str().as_encoded_bytes())
-        .map_err(|_| StartFailure::sys(context(), Errno::EINVAL))?;
-    // SAFETY: both paths are NUL-terminated and outlive the call; `tree` is
-    // an open detached mount; move_mount keeps no pointers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            bind.tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            c_destination.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
-        )
-    };
-    if rc < 0 {
-        return Err(StartFailure::sys(context(), Errno::last()));
-    }
-    Ok(())
+    move_mount(&bind.tree, &destination).map_err(|e| StartFailure::sys(context(), e))
 }
 
 /// Makes sure something exists at `path`, following symlinks (only ever

@@ -47,6 +47,205 @@ pub struct ContainerSpec {
     /// they can be opened is the device cgroup's business.
     #[serde(default)]
     pub devices: Vec<DeviceNode>,
+    /// The privileges and limits of the container's processes (the init
+    /// and every exec; see [`crate::ExecSpec::security`]).
+    #[serde(default)]
+    pub security: SecuritySpec,
+    /// What of the filesystem is hidden or read-only, and the tmpfs mounts.
+    #[serde(default)]
+    pub filesystem: FilesystemSpec,
+}
+
+/// Capability names every container gets unless told otherwise: Docker's
+/// defaults.
+pub const DEFAULT_CAPABILITIES: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Paths hidden from every unprivileged container (Docker's list): a file
+/// gets `/dev/null` bound over it, a directory an empty read-only tmpfs.
+/// Paths this kernel does not have are skipped.
+pub const DEFAULT_MASKED_PATHS: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths every unprivileged container sees read-only (Docker's list).
+pub const DEFAULT_READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The privileges and limits a container's processes run with, applied by
+/// the init and by each exec between the user switch and `execve`.
+///
+/// Order (as runc): rlimits and the OOM score adjustment first, then
+/// `no_new_privs`; the seccomp filter right after that when `no_new_privs`
+/// is off (loading it then needs CAP_SYS_ADMIN, which is still held); the
+/// bounding set; the user switch (supplementary groups, gid, uid); the
+/// permitted, effective and inheritable sets and the ambient set; and the
+/// seccomp filter as the very last step before `execve` when
+/// `no_new_privs` is on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecuritySpec {
+    /// Capability names (`CAP_CHOWN`) kept in the bounding set and, for
+    /// uid 0, in the permitted and effective sets; a process of any other
+    /// uid gets empty permitted and effective sets (as with Docker). The
+    /// inheritable and ambient sets are always empty. Capabilities missing
+    /// from the monitor's own bounding set are left out, so asking for
+    /// every capability (`--privileged`) never fails on a host whose
+    /// bounding set is short of some. Default: [`DEFAULT_CAPABILITIES`].
+    #[serde(default = "default_capabilities")]
+    pub capabilities: Vec<String>,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` before exec (`--security-opt
+    /// no-new-privileges`).
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// A compiled seccomp filter: an array of `struct sock_filter { u16
+    /// code; u8 jt; u8 jf; u32 k; }` in native byte order (8 bytes each, at
+    /// most 4096), loaded with `seccomp(SECCOMP_SET_MODE_FILTER)`. `None`:
+    /// no filter.
+    #[serde(default)]
+    pub seccomp: Option<Vec<u8>>,
+    /// Flags for `seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)`
+    /// (`SECCOMP_FILTER_FLAG_*`); 0 for the usual filter.
+    #[serde(default)]
+    pub seccomp_flags: u32,
+    /// Resource limits set with `setrlimit` (`--ulimit`). Limits not listed
+    /// are inherited from the monitor, i.e. from the daemon, as Docker's
+    /// containers inherit dockerd's.
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+    /// Written to `/proc/self/oom_score_adj` (`--oom-score-adj`); `None`
+    /// leaves the inherited value.
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
+    /// Extra supplementary groups (`--group-add`): group names, looked up
+    /// in the container's `/etc/group`, or numeric gids. Added to those of
+    /// the user, whatever the user.
+    #[serde(default)]
+    pub additional_groups: Vec<String>,
+}
+
+fn default_capabilities() -> Vec<String> {
+    DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+}
+
+impl Default for SecuritySpec {
+    /// Docker's defaults: its 14 capabilities, nothing else.
+    fn default() -> Self {
+        SecuritySpec {
+            capabilities: default_capabilities(),
+            no_new_privileges: false,
+            seccomp: None,
+            seccomp_flags: 0,
+            rlimits: Vec::new(),
+            oom_score_adj: None,
+            additional_groups: Vec::new(),
+        }
+    }
+}
+
+/// One resource limit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Rlimit {
+    /// Docker's name of the resource: `core`, `cpu`, `data`, `fsize`,
+    /// `locks`, `memlock`, `msgqueue`, `nice`, `nofile`, `nproc`, `rss`,
+    /// `rtprio`, `rttime`, `sigpending` or `stack`.
+    pub name: String,
+    /// Soft limit; `u64::MAX` is unlimited.
+    pub soft: u64,
+    /// Hard limit; `u64::MAX` is unlimited.
+    pub hard: u64,
+}
+
+/// The container's filesystem beyond its root: what is hidden or read-only,
+/// whether `/sys` is writable, and the tmpfs mounts. Everything is applied
+/// after the pivot, so every path resolves inside the container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FilesystemSpec {
+    /// Remount the root read-only once everything is mounted
+    /// (`--read-only`); the daemon's file binds (`/etc/hosts`, ...) become
+    /// read-only too, while `/dev`, `/dev/shm`, `/proc` and the tmpfs
+    /// mounts stay writable.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// Mount `/sys` read-write (`--privileged`); read-only otherwise.
+    #[serde(default)]
+    pub writable_sysfs: bool,
+    /// Paths hidden: a file gets the container's `/dev/null` bound over it
+    /// (after checking that it is the null device), a directory an empty
+    /// read-only tmpfs; missing paths are skipped.
+    #[serde(default = "default_masked_paths")]
+    pub masked_paths: Vec<String>,
+    /// Paths bound over themselves read-only; missing paths are skipped.
+    #[serde(default = "default_readonly_paths")]
+    pub readonly_paths: Vec<String>,
+    /// tmpfs mounts (`--tmpfs`), mounted in order after the pseudo
+    /// filesystems and before the file binds.
+    #[serde(default)]
+    pub tmpfs: Vec<TmpfsMount>,
+}
+
+fn default_masked_paths() -> Vec<String> {
+    DEFAULT_MASKED_PATHS.iter().map(|p| p.to_string()).collect()
+}
+
+fn default_readonly_paths() -> Vec<String> {
+    DEFAULT_READONLY_PATHS
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
+impl Default for FilesystemSpec {
+    /// Docker's defaults for an unprivileged container.
+    fn default() -> Self {
+        FilesystemSpec {
+            readonly_rootfs: false,
+            writable_sysfs: false,
+            masked_paths: default_masked_paths(),
+            readonly_paths: default_readonly_paths(),
+            tmpfs: Vec::new(),
+        }
+    }
+}
+
+/// A tmpfs mounted inside the container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TmpfsMount {
+    /// Absolute path inside the container; created if missing.
+    pub destination: String,
+    /// mount(8)-style options: flags (`ro`, `nosuid`, `noexec`, `nodev`,
+    /// `exec`, ...) and tmpfs data (`size=64m`, `mode=1777`, ...), as
+    /// [`crate::tmpfs_options`] merges them.
+    pub options: Vec<String>,
 }
 
 /// A device node to create inside the container.

@@ -119,6 +119,27 @@ pub(crate) fn resolve(
     Ok(user)
 }
 
+/// The gids of Docker's `GroupAdd` entries, looked up in the contents of
+/// `/etc/group` (`None` when there is none): a group's name, or a numeric
+/// gid, which need not exist. The error is the message Docker prints.
+pub(crate) fn additional_gids(names: &[String], group: Option<&str>) -> Result<Vec<u32>, String> {
+    let groups = group.map(parse_group).unwrap_or_default();
+    names
+        .iter()
+        .map(|name| {
+            if let Some(entry) = groups.iter().find(|g| g.name == name) {
+                return Ok(entry.gid);
+            }
+            match parse_id(name)? {
+                Some(gid) => Ok(gid),
+                None => Err(format!(
+                    "Unable to find group {name}: no matching entries in group file"
+                )),
+            }
+        })
+        .collect()
+}
+
 /// `Some(id)` when `arg` is all digits; an error when those digits are out of range.
 fn parse_id(arg: &str) -> Result<Option<u32>, String> {
     if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
@@ -349,6 +370,21 @@ nogroup:x:65534:
             resolve("broken", Some(PASSWD), None).unwrap_err(),
             "unable to find user broken: no matching entries in passwd file"
         );
+    }
+
+    #[test]
+    fn additional_groups_by_name_or_number() {
+        let names = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            additional_gids(&names(&["wheel", "777", "devs"]), Some(GROUP)).unwrap(),
+            vec![10, 777, 2000]
+        );
+        assert_eq!(additional_gids(&names(&["5"]), None).unwrap(), vec![5]);
+        assert_eq!(
+            additional_gids(&names(&["nosuch"]), Some(GROUP)).unwrap_err(),
+            "Unable to find group nosuch: no matching entries in group file"
+        );
+        assert!(additional_gids(&names(&["99999999999"]), Some(GROUP)).is_err());
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! running container ([`JoinTarget`]), allocates the pty from the
 //! container's own devpts, forks the command with `berth-runtime`
 //! ([`spawn_exec`]) into the container's cgroups (opened before joining; the
-//! monitor stays out of them), reports on fd 3, and reports again when the command
-//! exits. The invocation and the report protocol are documented in
+//! monitor stays out of them) with the container's privileges and limits
+//! (`ExecSpec::security`), reports on fd 3, and reports again when the
+//! command exits. The invocation and the report protocol are documented in
 //! `berth_runtime::exec_command`'s module.
 //!
 //! Without a TTY the command inherits fds 0-2 (the daemon's pipes) and the
@@ -148,7 +149,8 @@ fn start(spec_path: &OsStr) -> Result<Started, String> {
     };
     // SAFETY: the monitor is single-threaded, has entered the container,
     // and its fds 0-2 are the daemon's pipes, meant for the command.
-    let outcome = unsafe { spawn_exec(&spec.process, stdio, &cgroups) }.map_err(|e| e.to_string());
+    let outcome = unsafe { spawn_exec(&spec.process, &spec.security, stdio, &cgroups) }
+        .map_err(|e| e.to_string());
     Ok(Started {
         outcome,
         terminal,

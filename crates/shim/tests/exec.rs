@@ -4,7 +4,10 @@
 
 mod common;
 
-use berth_runtime::{exec_command, ContainerSpec, ExecSpec, ExitStatus, StartReport};
+use berth_runtime::{
+    all_capabilities, exec_command, ContainerSpec, ExecSpec, ExitStatus, Rlimit, SecuritySpec,
+    StartReport,
+};
 use common::cgroups::TestCgroups;
 use common::{wait_exit, Fixture, TIMEOUT};
 use nix::fcntl::OFlag;
@@ -16,7 +19,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Applets the exec tests use beyond the fixture's own.
-const EXTRA_APPLETS: &[&str] = &["tty", "stty", "sha256sum", "kill"];
+const EXTRA_APPLETS: &[&str] = &["tty", "stty", "sha256sum", "kill", "grep"];
 
 /// A running container to exec into, and the fixture that owns it.
 struct Container {
@@ -34,6 +37,15 @@ impl Container {
 
     /// The same, in the cgroups whose `cgroup.procs` files are `cgroup_procs`.
     fn start_in(script: &str, cgroup_procs: Vec<PathBuf>) -> Container {
+        Container::start_as(script, cgroup_procs, SecuritySpec::default())
+    }
+
+    /// `exec sleep 300` with `security` (which every exec spec copies).
+    fn start_secured(security: SecuritySpec) -> Container {
+        Container::start_as("exec sleep 300", Vec::new(), security)
+    }
+
+    fn start_as(script: &str, cgroup_procs: Vec<PathBuf>, security: SecuritySpec) -> Container {
         let fx = Fixture::new();
         for applet in EXTRA_APPLETS {
             let link = fx.lower.join("bin").join(applet);
@@ -43,6 +55,7 @@ impl Container {
         }
         let mut spec = fx.spec("c", &["sh", "-c", script]);
         spec.cgroup_procs = cgroup_procs;
+        spec.security = security;
         let (pid, _) = fx.start(&spec);
         let deadline = Instant::now() + TIMEOUT;
         while std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
@@ -69,6 +82,7 @@ impl Container {
             process,
             control_socket: None,
             cgroup_procs: self.spec.cgroup_procs.clone(),
+            security: self.spec.security.clone(),
         }
     }
 
@@ -399,6 +413,129 @@ fn environment_working_dir_and_user_are_the_execs() {
     assert_eq!(
         c.output(&["sh", "-c", "id -u; pwd; echo $HOME"]),
         "0\n/\n/root\n"
+    );
+}
+
+/// The `Cap*` values of an exec's /proc/self/status: "Inh Prm Eff Bnd Amb".
+fn exec_capabilities(c: &Container, spec: &mut ExecSpec) -> String {
+    spec.process.args = ["grep", "^Cap", "/proc/self/status"]
+        .map(String::from)
+        .to_vec();
+    let finished = c.run(spec, None);
+    finished.assert_success();
+    finished
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().nth(1).unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn an_exec_gets_the_containers_privileges_and_limits() {
+    let c = Container::start_secured(SecuritySpec {
+        capabilities: vec!["CAP_KILL".into(), "CAP_SETUID".into(), "CAP_SETGID".into()],
+        no_new_privileges: true,
+        rlimits: vec![Rlimit {
+            name: "nofile".into(),
+            soft: 100,
+            hard: 200,
+        }],
+        oom_score_adj: Some(500),
+        additional_groups: vec!["devs".into(), "777".into()],
+        ..SecuritySpec::default()
+    });
+    let masks = format!("{:016x}", 1u64 << 5 | 1 << 6 | 1 << 7);
+    let none = "0000000000000000";
+    assert_eq!(
+        exec_capabilities(&c, &mut c.exec_spec(&[])),
+        format!("{none} {masks} {masks} {masks} {none}")
+    );
+    assert_eq!(
+        c.output(&[
+            "sh",
+            "-c",
+            "grep ^NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; \
+             cat /proc/self/oom_score_adj; id -G"
+        ]),
+        "NoNewPrivs:\t1\n100\n200\n500\n0 777 2000\n"
+    );
+    let mut spec = c.exec_spec(&["id", "-G"]);
+    spec.process.user = "app".into();
+    let finished = c.run(&spec, None);
+    finished.assert_success();
+    assert_eq!(finished.stdout, "1000 777 2000\n");
+    // Another user keeps only the bounding set.
+    let mut spec = c.exec_spec(&[]);
+    spec.process.user = "app".into();
+    assert_eq!(
+        exec_capabilities(&c, &mut spec),
+        format!("{none} {none} {none} {masks} {none}")
+    );
+}
+
+#[test]
+fn a_privileged_exec_gets_every_capability_of_the_hosts_bounding_set() {
+    let c = Container::start();
+    let mut spec = c.exec_spec(&[]);
+    spec.security.capabilities = all_capabilities();
+    let host = common::proc_status(std::process::id() as i32, "CapBnd").unwrap();
+    let none = "0000000000000000";
+    assert_eq!(
+        exec_capabilities(&c, &mut spec),
+        format!("{none} {host} {host} {host} {none}")
+    );
+    // The container itself keeps Docker's defaults.
+    let defaults = "00000000a80425fb";
+    assert_eq!(
+        common::proc_status(c.pid, "CapBnd").unwrap(),
+        defaults,
+        "the container's init"
+    );
+    assert_eq!(
+        exec_capabilities(&c, &mut c.exec_spec(&[])),
+        format!("{none} {defaults} {defaults} {defaults} {none}")
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn an_exec_loads_the_containers_seccomp_filter() {
+    for no_new_privileges in [false, true] {
+        let c = Container::start_secured(SecuritySpec {
+            seccomp: Some(common::deny_mkdir_filter()),
+            no_new_privileges,
+            ..SecuritySpec::default()
+        });
+        let finished = c.run(
+            &c.exec_spec(&[
+                "sh",
+                "-c",
+                "grep ^Seccomp: /proc/self/status; mkdir /denied",
+            ]),
+            None,
+        );
+        assert_eq!(finished.exit_code(), 1);
+        assert_eq!(finished.stdout, "Seccomp:\t2\n");
+        assert_eq!(
+            finished.stderr,
+            "mkdir: can't create directory '/denied': Operation not permitted\n"
+        );
+    }
+}
+
+#[test]
+fn an_exec_with_an_unknown_extra_group_fails_with_dockers_message() {
+    let c = Container::start();
+    let mut spec = c.exec_spec(&["true"]);
+    spec.security.additional_groups = vec!["nosuch".into()];
+    let finished = c.run(&spec, None);
+    assert_eq!(
+        finished.start,
+        StartReport::Failed {
+            message: "Unable to find group nosuch: no matching entries in group file".into(),
+            exit_code: 126
+        }
     );
 }
 

@@ -17,7 +17,7 @@ impl Engine {
         request: CreateRequest,
     ) -> Result<(String, Vec<String>), ApiError> {
         let mut config = request.config;
-        let host_config = request.host_config.unwrap_or_default();
+        let mut host_config = request.host_config.unwrap_or_default();
         if config.image.is_empty() {
             return Err(ApiError::invalid(
                 "No image specified: config.Image is required",
@@ -41,6 +41,10 @@ impl Engine {
             .validate()
             .map_err(super::cgroups::invalid_resources)?;
         super::cgroups::check_host_limits(&resources)?;
+        super::security::check(&host_config)?;
+        super::devices::validate(&host_config)?;
+        super::security::seccomp_filter(&self.seccomp, &host_config).await?;
+        super::security::fill_defaults(&mut host_config);
         let images = self.images.clone();
         let reference = config.image.clone();
         let image = blocking(move || images.get(&reference).map_err(image_error)).await?;

@@ -1,6 +1,8 @@
 //! `docker exec`: processes started in a running container through an exec
 //! monitor (`berth-shim exec`), which is berthd's direct child and joins the
-//! container's namespaces and root.
+//! container's namespaces and root. The process gets the container's
+//! privileges and limits (capabilities, no_new_privs, seccomp, rlimits, OOM
+//! score, extra groups); `Privileged` gives it every capability.
 
 use super::{Container, Engine};
 use berth_api::ApiError;
@@ -248,6 +250,9 @@ impl Engine {
         } else {
             config.user.clone()
         };
+        let seccomp = super::security::seccomp_filter(&self.seccomp, &record.host_config).await?;
+        let security =
+            super::security::security_spec(&record.host_config, config.privileged, seccomp)?;
         let spec = ExecSpec {
             container_id: container.id.clone(),
             init_pid: record.state.pid,
@@ -265,6 +270,7 @@ impl Engine {
             },
             control_socket: config.tty.then(|| self.exec_control_socket(&exec.id)),
             cgroup_procs: self.exec_cgroup_procs(&container.id, &record.host_config),
+            security,
         };
         let spec_path = self
             .paths

@@ -282,6 +282,18 @@ impl Engine {
         }
         let mut args = vec![record.path.clone()];
         args.extend(record.args.iter().cloned());
+        let seccomp = super::security::seccomp_filter(&self.seccomp, &record.host_config).await?;
+        let security = super::security::security_spec(&record.host_config, false, seccomp)?;
+        let missing = berth_runtime::missing_from_bounding_set(&security.capabilities);
+        if !missing.is_empty() && !record.host_config.privileged {
+            tracing::warn!(
+                container = %record.id,
+                capabilities = ?missing,
+                "not in the daemon's bounding set: the container runs without them"
+            );
+        }
+        let filesystem = super::security::filesystem_spec(&record.host_config)?;
+        let devices = super::devices::nodes(&record.host_config)?;
         let (cgroup_procs, warnings) = self.create_cgroup(&record.id, &record.host_config)?;
         for warning in &warnings {
             tracing::warn!(container = %record.id, %warning, "limit not applied");
@@ -334,7 +346,9 @@ impl Engine {
             log_path: self.paths.log_path(&record.id),
             exit_path: self.paths.exit_path(&record.id),
             network: prepared.network,
-            devices: Vec::new(),
+            devices,
+            security,
+            filesystem,
         };
         let hostname = record.config.hostname.clone();
         let shim = self.paths.shim.clone();

@@ -8,6 +8,7 @@ pub mod cgroups;
 mod container;
 mod create;
 pub mod detach;
+pub mod devices;
 mod endpoints;
 pub mod events;
 pub mod exec;
@@ -21,6 +22,7 @@ pub mod progress;
 mod pull;
 mod push;
 mod rename_top;
+mod security;
 mod shim_binary;
 mod update;
 mod view;
@@ -88,6 +90,8 @@ pub struct Engine {
     pub net: endpoints::NetState,
     /// The registry client pulls and pushes go through.
     pub registry: berth_registry::Client,
+    /// Compiled seccomp filters, one per profile and capability set.
+    pub seccomp: Arc<berth_seccomp::FilterCache>,
     table: RwLock<Table>,
 }
 
@@ -121,6 +125,7 @@ impl Engine {
             images,
             events: Arc::default(),
             execs: exec::Execs::default(),
+            seccomp: Arc::default(),
             cgroups: match berth_cgroups::Layout::detect() {
                 Ok(layout) => Some(cgroups::Cgroups {
                     layout,

@@ -248,6 +248,25 @@ impl Engine {
         }
     }
 
+    /// What `docker info` lists under "Security Options", only what is in
+    /// force: seccomp with the built-in profile when the kernel filters
+    /// syscalls, and `cgroupns` where containers get a private cgroup
+    /// namespace by default (cgroup v2). AppArmor and SELinux are not
+    /// applied, user namespaces not remapped.
+    fn security_options(&self) -> Vec<String> {
+        let mut options = Vec::new();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if status.lines().any(|l| l.starts_with("Seccomp:")) {
+            options.push("name=seccomp,profile=builtin".to_string());
+        }
+        if let Some(cgroups) = &self.cgroups {
+            if matches!(cgroups.layout, berth_cgroups::Layout::Unified { .. }) {
+                options.push("name=cgroupns".to_string());
+            }
+        }
+        options
+    }
+
     pub async fn info(&self) -> Info {
         let records: Vec<Record> = self.all().iter().map(|c| c.snapshot()).collect();
         let running = records
@@ -287,7 +306,7 @@ impl Engine {
                 .unwrap_or_default(),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             default_runtime: "berth".to_string(),
-            security_options: Vec::new(),
+            security_options: self.security_options(),
             labels: Vec::new(),
             experimental_build: false,
             live_restore_enabled: true,

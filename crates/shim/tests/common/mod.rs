@@ -7,8 +7,8 @@
 pub mod cgroups;
 
 use berth_runtime::{
-    launch, read_exit_status, ContainerSpec, ExitStatus, NetworkNamespace, ProcessSpec, RootfsSpec,
-    StartReport,
+    launch, read_exit_status, ContainerSpec, ExitStatus, FilesystemSpec, NetworkNamespace,
+    ProcessSpec, RootfsSpec, SecuritySpec, StartReport,
 };
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -133,6 +133,8 @@ impl Fixture {
             cgroupns_host: false,
             network: NetworkNamespace::New,
             devices: vec![],
+            security: SecuritySpec::default(),
+            filesystem: FilesystemSpec::default(),
             id,
         }
     }
@@ -342,4 +344,32 @@ fn wait_readable(pidfd: &OwnedFd, timeout: Duration) -> bool {
     };
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(&mut fd, 1, timeout.as_millis() as i32) == 1 }
+}
+
+/// A filter that fails mkdir and mkdirat with EPERM and allows the rest
+/// (x86_64 only; other architectures are allowed everything).
+#[cfg(target_arch = "x86_64")]
+pub fn deny_mkdir_filter() -> Vec<u8> {
+    const LD_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let program: [(u16, u8, u8, u32); 7] = [
+        (LD_ABS, 0, 0, 4),              // arch
+        (JEQ, 0, 4, AUDIT_ARCH_X86_64), // other arch: allow
+        (LD_ABS, 0, 0, 0),              // nr
+        (JEQ, 1, 0, libc::SYS_mkdir as u32),
+        (JEQ, 0, 1, libc::SYS_mkdirat as u32),
+        (RET, 0, 0, 0x0005_0000 | libc::EPERM as u32), // SECCOMP_RET_ERRNO
+        (RET, 0, 0, 0x7fff_0000),                      // SECCOMP_RET_ALLOW
+    ];
+    program
+        .iter()
+        .flat_map(|&(code, jt, jf, k)| {
+            let mut insn = code.to_ne_bytes().to_vec();
+            insn.extend([jt, jf]);
+            insn.extend(k.to_ne_bytes());
+            insn
+        })
+        .collect()
 }
