@@ -34,3 +34,5 @@ if ! python3 -c 'import docker, pytest' >/dev/null 2>&1; then
   echo "installing: docker-py, pytest"
   python3 -m pip install -q --root-user-action=ignore docker pytest
 fi
+# The group whose members may use berthd's socket (dockerd's "docker").
+getent group berth >/dev/null || groupadd --system berth

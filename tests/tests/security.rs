@@ -611,7 +611,8 @@ fn info_lists_the_security_options_in_force() {
         .stdout;
     let options: Vec<String> = serde_json::from_str(&options).unwrap();
     assert!(
-        options.contains(&"name=seccomp,profile=builtin".to_string()),
+        options.contains(&"name=seccomp,profile=builtin".to_string())
+            && options.contains(&"name=cgroupns".to_string()),
         "{options:?}"
     );
     assert!(!options

@@ -250,8 +250,8 @@ impl Engine {
 
     /// What `docker info` lists under "Security Options", only what is in
     /// force: seccomp with the built-in profile when the kernel filters
-    /// syscalls, and `cgroupns` where containers get a private cgroup
-    /// namespace by default (cgroup v2). AppArmor and SELinux are not
+    /// syscalls, and `cgroupns`, since containers get a private cgroup
+    /// namespace by default on every host. AppArmor and SELinux are not
     /// applied, user namespaces not remapped.
     fn security_options(&self) -> Vec<String> {
         let mut options = Vec::new();
@@ -259,11 +259,7 @@ impl Engine {
         if status.lines().any(|l| l.starts_with("Seccomp:")) {
             options.push("name=seccomp,profile=builtin".to_string());
         }
-        if let Some(cgroups) = &self.cgroups {
-            if matches!(cgroups.layout, berth_cgroups::Layout::Unified { .. }) {
-                options.push("name=cgroupns".to_string());
-            }
-        }
+        options.push("name=cgroupns".to_string());
         options
     }
 
