@@ -11,6 +11,7 @@ mod reaper;
 mod routes;
 mod server;
 mod tls;
+mod userns_remap;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -85,6 +86,10 @@ struct Flags {
     /// debug, info, warn, error or fatal.
     #[arg(short = 'l', long = "log-level", default_value = "info")]
     log_level: String,
+    /// Run containers in a user namespace mapped onto this user's
+    /// subordinate ids: default (user berthremap), USER[:GROUP] or UID[:GID].
+    #[arg(long = "userns-remap")]
+    userns_remap: Option<String>,
     /// The most one image layer may unpack to, e.g. 64g (0: no limit).
     #[arg(long = "max-layer-size", default_value = "64g", value_parser = parse_size)]
     max_layer_size: u64,
@@ -207,6 +212,26 @@ fn main() -> anyhow::Result<()> {
     let socket_gid = server::socket_gid(flags.group.as_deref())?;
     berth_image::ImageStore::set_unpack_limits(flags.max_layer_size, flags.max_layer_ratio);
     prepare_data_root(&flags.data_root)?;
+    // As dockerd: a remapped daemon keeps its images and containers apart,
+    // under `<data-root>/<uid>.<gid>` of the mapped root.
+    let remap = flags
+        .userns_remap
+        .as_deref()
+        .map(userns_remap::RemapConfig::resolve)
+        .transpose()
+        .context("--userns-remap")?;
+    let data_root = match &remap {
+        Some(remap) => {
+            let (uid, gid) = remap.root_pair();
+            let dir = flags.data_root.join(format!("{uid}.{gid}"));
+            prepare_data_root(&dir)?;
+            dir
+        }
+        None => flags.data_root.clone(),
+    };
+    let user_namespace = remap
+        .as_ref()
+        .map(userns_remap::RemapConfig::user_namespace);
     let shim = std::env::current_exe()
         .context("locating berthd's own executable")?
         .with_file_name("berth-shim");
@@ -224,7 +249,7 @@ fn main() -> anyhow::Result<()> {
         tokio::spawn(reaper::run());
         let engine = engine::Engine::open(
             engine::Paths {
-                data_root: flags.data_root.clone(),
+                data_root,
                 exec_root: flags.exec_root.clone(),
                 shim,
             },
@@ -240,6 +265,7 @@ fn main() -> anyhow::Result<()> {
                 mtu: flags.mtu,
             },
             registry_config(&flags),
+            user_namespace,
         )
         .await?;
         if let Some(pidfile) = &flags.pidfile {

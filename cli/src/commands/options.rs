@@ -97,6 +97,9 @@ pub struct ContainerOptions {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
+    /// User namespace to use (`host` opts out of the daemon's remapping)
+    #[arg(long)]
+    pub userns: Option<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add", value_name = "CAPABILITY")]
     pub cap_add: Vec<String>,
@@ -225,6 +228,13 @@ impl ContainerOptions {
             readonly_paths: unconfined,
             ..HostConfig::default()
         };
+        match self.userns.as_deref() {
+            None | Some("") => {}
+            Some("host") => {
+                host_config.extra.insert("UsernsMode".into(), json!("host"));
+            }
+            Some(_) => return Err("--userns: invalid USER mode".to_string()),
+        }
         if !devices.is_empty() {
             host_config.extra.insert("Devices".into(), json!(devices));
         }

@@ -2,7 +2,9 @@
 //! once and shared by every image whose layer chain includes it, and
 //! `layers/<chain hex>.json` its metadata. A layer is unpacked into a
 //! `.tmp-*` directory and renamed into place, so an interrupted unpack never
-//! leaves a partial layer; stale temp directories are removed on open.
+//! leaves a partial layer; stale temp directories are removed on open. A
+//! remapped store unpacks every layer with its owners shifted by the store's
+//! [`IdMaps`].
 
 use std::collections::BTreeMap;
 use std::fs::{self, Permissions};
@@ -16,6 +18,7 @@ use tempfile::TempDir;
 use crate::digest::sha256_hex;
 use crate::error::{ImageError, IoContext};
 use crate::fsutil::{ensure_dir, sync_dir, write_atomic};
+use crate::idmap::IdMaps;
 use crate::unpack::{unpack_layer, UnpackedLayer};
 
 const TEMP_PREFIX: &str = ".tmp-";
@@ -40,10 +43,12 @@ pub(crate) struct PendingLayer {
 
 pub(crate) struct LayerStore {
     dir: PathBuf,
+    /// How layer owners are shifted as they are unpacked.
+    id_maps: IdMaps,
 }
 
 impl LayerStore {
-    pub(crate) fn open(dir: PathBuf) -> Result<LayerStore, ImageError> {
+    pub(crate) fn open(dir: PathBuf, id_maps: IdMaps) -> Result<LayerStore, ImageError> {
         ensure_dir(&dir)?;
         for entry in fs::read_dir(&dir).ctx(|| format!("listing {}", dir.display()))? {
             let entry = entry.ctx(|| format!("listing {}", dir.display()))?;
@@ -52,7 +57,7 @@ impl LayerStore {
                 remove_path(&entry.path())?;
             }
         }
-        Ok(LayerStore { dir })
+        Ok(LayerStore { dir, id_maps })
     }
 
     /// The unpacked directory of a layer.
@@ -109,7 +114,8 @@ impl LayerStore {
         Ok(chains)
     }
 
-    /// Unpacks a (possibly compressed) layer stream into a temp directory.
+    /// Unpacks a (possibly compressed) layer stream into a temp directory,
+    /// owners shifted by the store's id maps.
     pub(crate) fn unpack(&self, raw: &mut dyn Read) -> Result<PendingLayer, ImageError> {
         let dir = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -117,7 +123,7 @@ impl LayerStore {
             .ctx(|| format!("creating temp dir in {}", self.dir.display()))?;
         fs::set_permissions(dir.path(), Permissions::from_mode(0o755))
             .ctx(|| format!("setting mode of {}", dir.path().display()))?;
-        let unpacked = unpack_layer(raw, dir.path())?;
+        let unpacked = unpack_layer(raw, dir.path(), &self.id_maps)?;
         Ok(PendingLayer { dir, unpacked })
     }
 

@@ -9,7 +9,9 @@
 //! It knows nothing of HTTP: errors carry a kind ([`ImageErrorKind`]) the
 //! daemon maps to a status, and Docker's wording for their messages.
 //! Registries are the daemon's business; [`ImageStore::add_pulled`] takes
-//! what a pull downloaded.
+//! what a pull downloaded. A daemon with `--userns-remap` opens the store
+//! with [`IdMaps`] ([`ImageStore::open_with_id_maps`]), and layers are
+//! unpacked owned by the container's subordinate ids.
 
 mod archive;
 mod blobs;
@@ -20,6 +22,7 @@ mod digest;
 mod error;
 mod fsutil;
 mod history;
+mod idmap;
 mod import;
 mod layers;
 mod pull;
@@ -37,6 +40,7 @@ pub use archive::LoadedImage;
 pub use config::{History, ImageConfig, RootFs, RunConfig};
 pub use error::{ImageError, ImageErrorKind};
 pub use history::HistoryItem;
+pub use idmap::{IdMaps, IdRange};
 pub use pull::{ExtractedLayer, PulledLayer};
 pub use push::{BlobToPush, PushParts};
 pub use reference::normalize_reference;

@@ -22,6 +22,7 @@ use crate::config::ImageConfig;
 use crate::digest::{chain_id, is_lower_hex, sha256_hex};
 use crate::error::{ImageError, IoContext};
 use crate::fsutil::{ensure_dir, write_atomic};
+use crate::idmap::IdMaps;
 use crate::layers::{LayerMeta, LayerStore, PendingLayer};
 use crate::reference::{tag_target, ImageRef};
 use crate::tags::{is_digest_ref, TagIndex};
@@ -83,8 +84,25 @@ pub(crate) struct Resolved {
 
 impl ImageStore {
     /// Opens (creating if needed) the store at `root`, loads its metadata and
-    /// removes leftovers of interrupted operations.
+    /// removes leftovers of interrupted operations. Layers keep the owners
+    /// their archives give.
     pub fn open(root: impl Into<PathBuf>) -> Result<ImageStore, ImageError> {
+        ImageStore::open_with_id_maps(root, IdMaps::default())
+    }
+
+    /// Opens the store at `root` as [`ImageStore::open`] does, for a daemon
+    /// that remaps user namespaces (`--userns-remap`): every layer it
+    /// unpacks from now on has its owners shifted by `id_maps`, and its root
+    /// directory owned by the container's root. Fails if the maps give
+    /// container id 0 no host id. A remapped store needs a root of its own:
+    /// layers already on disk are not shifted.
+    pub fn open_with_id_maps(
+        root: impl Into<PathBuf>,
+        id_maps: IdMaps,
+    ) -> Result<ImageStore, ImageError> {
+        if !id_maps.is_identity() {
+            id_maps.to_host_owner(0, 0)?;
+        }
         let root = root.into();
         let tmp_dir = root.join("tmp");
         if tmp_dir.exists() {
@@ -94,7 +112,7 @@ impl ImageStore {
         ensure_dir(&images_dir)?;
         let store = ImageStore {
             blobs: BlobStore::open(root.join("blobs").join("sha256"), tmp_dir.clone())?,
-            layers: LayerStore::open(root.join("layers"))?,
+            layers: LayerStore::open(root.join("layers"), id_maps)?,
             tmp_dir,
             images_dir,
             repositories: root.join("repositories.json"),

@@ -18,6 +18,17 @@
 //! Character and block devices are created as Docker creates them, except in
 //! a user namespace, where they are skipped, as Docker skips them.
 //!
+//! A store with [`IdMaps`] (dockerd's `--userns-remap`) shifts ownership into
+//! the host's subordinate ids, as Docker does: every entry's uid and gid are
+//! translated before anything of it is created (hard links keep their
+//! target's owner), and an id outside every range fails the layer
+//! (`Container ID 70000 cannot be mapped to a host ID`). The layer root and
+//! the parent directories the archive implies are owned by the container's
+//! root (the host ids of container id 0), so `/` of a container belongs to
+//! its root. Whiteouts stay owned by the host's root: overlayfs looks only
+//! at their type and device number. Remapped, an owner that cannot be set
+//! fails the layer; otherwise ownership is best effort.
+//!
 //! The uncompressed stream and the file bytes written are metered against
 //! the process's limits ([`ImageStore::set_unpack_limits`]): a layer that
 //! unpacks to more than the size limit, or, past its first 256 MiB, to more
@@ -42,12 +53,13 @@ use nix::sys::stat::{
     SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use tar::{EntryType, Header};
 
 use crate::compression::{bad_stream, decompress};
 use crate::digest::HashingReader;
 use crate::error::{ImageError, IoContext};
+use crate::idmap::IdMaps;
 use crate::store::ImageStore;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -112,14 +124,20 @@ pub(crate) struct UnpackedLayer {
 }
 
 /// Decompresses `raw` (plain, gzip or zstd) and unpacks it into `dest`, an
-/// existing empty directory, hashing the uncompressed stream on the way.
-pub(crate) fn unpack_layer(raw: &mut dyn Read, dest: &Path) -> Result<UnpackedLayer, ImageError> {
-    unpack_with_limits(raw, dest, Limits::current())
+/// existing empty directory, hashing the uncompressed stream on the way;
+/// owners are shifted by `maps`.
+pub(crate) fn unpack_layer(
+    raw: &mut dyn Read,
+    dest: &Path,
+    maps: &IdMaps,
+) -> Result<UnpackedLayer, ImageError> {
+    unpack_with_limits(raw, dest, maps, Limits::current())
 }
 
 fn unpack_with_limits(
     raw: &mut dyn Read,
     dest: &Path,
+    maps: &IdMaps,
     limits: Limits,
 ) -> Result<UnpackedLayer, ImageError> {
     let meter = Meter::new(limits);
@@ -132,7 +150,7 @@ fn unpack_with_limits(
         inner: decompressed,
         meter: &meter,
     });
-    let size = Layer::open(dest, &meter)
+    let size = Layer::open(dest, &meter, maps)
         .and_then(|mut layer| layer.apply(&mut hashing))
         .and_then(|size| hashing.drain().map(|()| size).map_err(bad_stream))
         .map_err(|e| meter.explain(e))?;
@@ -264,6 +282,10 @@ impl<R: Read> Read for CountUncompressed<'_, R> {
 struct Layer<'m> {
     root: OwnedFd,
     meter: &'m Meter,
+    maps: &'m IdMaps,
+    /// The host owner of the container's root when remapped: it owns the
+    /// layer root and the directories the archive implies.
+    root_owner: Option<(Uid, Gid)>,
     /// The directory the last entry went into, reused by the next entry in
     /// it; dropped whenever a directory is removed.
     last_dir: Option<(PathBuf, OwnedFd)>,
@@ -274,7 +296,7 @@ struct Layer<'m> {
 }
 
 impl<'m> Layer<'m> {
-    fn open(dest: &Path, meter: &'m Meter) -> Result<Layer<'m>, ImageError> {
+    fn open(dest: &Path, meter: &'m Meter, maps: &'m IdMaps) -> Result<Layer<'m>, ImageError> {
         let fd = openat(
             None,
             dest,
@@ -283,10 +305,21 @@ impl<'m> Layer<'m> {
         )
         .map_err(io::Error::from)
         .ctx(|| format!("opening {}", dest.display()))?;
+        // SAFETY: `openat` just returned this descriptor, owned by no one else.
+        let root = unsafe { OwnedFd::from_raw_fd(fd) };
+        let root_owner = if maps.is_identity() {
+            None
+        } else {
+            let (uid, gid) = maps.to_host_owner(0, 0)?;
+            let owner = (Uid::from_raw(uid), Gid::from_raw(gid));
+            chown_dir(&root, owner, dest)?;
+            Some(owner)
+        };
         Ok(Layer {
-            // SAFETY: `openat` just returned this descriptor, owned by no one else.
-            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            root,
             meter,
+            maps,
+            root_owner,
             last_dir: None,
             dir_mtimes: Vec::new(),
             size: 0,
@@ -320,6 +353,7 @@ impl<'m> Layer<'m> {
         }
         let xattrs = pax_xattrs(entry)?;
         let header = entry.header().clone();
+        let owner = self.owner(&header)?;
         match kind {
             EntryType::Directory => {
                 match stat_at(&parent, &name).ctx(|| format!("inspecting {}", path.display()))? {
@@ -374,12 +408,78 @@ impl<'m> Layer<'m> {
                 make_node(&parent, &name, kind, &header, &path)?;
             }
         }
-        apply_metadata(&parent, &name, &header, &xattrs, &path)
+        self.apply_metadata(&parent, &name, &header, owner, &xattrs, &path)
+    }
+
+    /// The host owner of an entry: its header's ids shifted by the maps
+    /// (failing if one cannot be); unremapped, the ids as they are, `None`
+    /// if they do not fit a `uid_t`.
+    fn owner(&self, header: &Header) -> Result<Option<(Uid, Gid)>, ImageError> {
+        let uid = header.uid().map_err(bad_stream)?;
+        let gid = header.gid().map_err(bad_stream)?;
+        let ids = if self.root_owner.is_some() {
+            Some(self.maps.to_host_owner(uid, gid)?)
+        } else {
+            u32::try_from(uid).ok().zip(u32::try_from(gid).ok())
+        };
+        Ok(ids.map(|(uid, gid)| (Uid::from_raw(uid), Gid::from_raw(gid))))
+    }
+
+    /// Owner, mode, xattrs and (for non-directories) mtime of `name` in
+    /// `dir`, none of them through a final symlink. Xattrs are best effort,
+    /// and so is the owner unless remapped: an unprivileged store cannot
+    /// set them.
+    fn apply_metadata(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        header: &Header,
+        owner: Option<(Uid, Gid)>,
+        xattrs: &[(String, Vec<u8>)],
+        path: &Path,
+    ) -> Result<(), ImageError> {
+        if let Some((uid, gid)) = owner {
+            if let Err(e) = fchownat(
+                Some(dir.as_raw_fd()),
+                name,
+                Some(uid),
+                Some(gid),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            ) {
+                if self.root_owner.is_some() {
+                    return Err(io::Error::from(e))
+                        .ctx(|| format!("setting owner of {}", path.display()));
+                }
+                tracing::debug!(path = %path.display(), error = %e, "cannot set owner");
+            }
+        }
+        let kind = header.entry_type();
+        if kind != EntryType::Symlink {
+            let mode = header.mode().map_err(bad_stream)? & 0o7777;
+            fchmodat(
+                Some(dir.as_raw_fd()),
+                name,
+                Mode::from_bits_truncate(mode),
+                FchmodatFlags::NoFollowSymlink,
+            )
+            .map_err(io::Error::from)
+            .ctx(|| format!("setting mode of {}", path.display()))?;
+        }
+        for (xattr, value) in xattrs {
+            if let Err(e) = lset_xattr(&fd_path(dir, name), xattr, value) {
+                tracing::warn!(path = %path.display(), xattr = %xattr, error = %e, "cannot set xattr");
+            }
+        }
+        if kind != EntryType::Directory {
+            set_mtime(dir, name, header.mtime().unwrap_or(0), path)?;
+        }
+        Ok(())
     }
 
     /// Opens the directory `rel` (relative to the root) one component at a
     /// time without following symlinks, creating missing components (mode
-    /// 0755) if `create`. `entry` names the tar entry in errors.
+    /// 0755, owned by the container's root when remapped) if `create`.
+    /// `entry` names the tar entry in errors.
     fn open_dir(&mut self, rel: &Path, create: bool, entry: &Path) -> Result<OwnedFd, ImageError> {
         let dup = |fd: &OwnedFd| fd.try_clone().ctx(|| "duplicating a descriptor".into());
         if let Some((last, fd)) = &self.last_dir {
@@ -391,7 +491,14 @@ impl<'m> Layer<'m> {
         let mut walked = PathBuf::new();
         for component in rel.components() {
             walked.push(component);
-            dir = open_step(&dir, component.as_os_str(), create, entry, &walked)?;
+            dir = open_step(
+                &dir,
+                component.as_os_str(),
+                create,
+                self.root_owner,
+                entry,
+                &walked,
+            )?;
         }
         self.last_dir = Some((rel.to_path_buf(), dup(&dir)?));
         Ok(dir)
@@ -551,11 +658,13 @@ impl<'m> Layer<'m> {
     }
 }
 
-/// One step of [`Layer::open_dir`]: opens the directory `name` in `dir`.
+/// One step of [`Layer::open_dir`]: opens the directory `name` in `dir`,
+/// creating it if missing and `create`, owned by `owner` if given.
 fn open_step(
     dir: &OwnedFd,
     name: &OsStr,
     create: bool,
+    owner: Option<(Uid, Gid)>,
     entry: &Path,
     walked: &Path,
 ) -> Result<OwnedFd, ImageError> {
@@ -571,6 +680,9 @@ fn open_step(
                     fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(0o755))
                         .map_err(io::Error::from)
                         .ctx(|| format!("creating {}", walked.display()))?;
+                    if let Some(owner) = owner {
+                        chown_dir(&fd, owner, walked)?;
+                    }
                 }
                 return Ok(fd);
             }
@@ -777,50 +889,11 @@ fn pax_xattrs<R: Read>(
     Ok(xattrs)
 }
 
-/// Owner, mode, xattrs and (for non-directories) mtime of `name` in `dir`,
-/// none of them through a final symlink. Ownership and xattrs are best
-/// effort: an unprivileged store cannot set them.
-fn apply_metadata(
-    dir: &OwnedFd,
-    name: &OsStr,
-    header: &Header,
-    xattrs: &[(String, Vec<u8>)],
-    path: &Path,
-) -> Result<(), ImageError> {
-    let uid = header.uid().map_err(bad_stream)?;
-    let gid = header.gid().map_err(bad_stream)?;
-    if let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) {
-        if let Err(e) = fchownat(
-            Some(dir.as_raw_fd()),
-            name,
-            Some(Uid::from_raw(uid)),
-            Some(Gid::from_raw(gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            tracing::debug!(path = %path.display(), error = %e, "cannot set owner");
-        }
-    }
-    let kind = header.entry_type();
-    if kind != EntryType::Symlink {
-        let mode = header.mode().map_err(bad_stream)? & 0o7777;
-        fchmodat(
-            Some(dir.as_raw_fd()),
-            name,
-            Mode::from_bits_truncate(mode),
-            FchmodatFlags::NoFollowSymlink,
-        )
+/// Makes `owner` own the open directory `dir` (`path` names it in errors).
+fn chown_dir(dir: &OwnedFd, (uid, gid): (Uid, Gid), path: &Path) -> Result<(), ImageError> {
+    fchown(dir.as_raw_fd(), Some(uid), Some(gid))
         .map_err(io::Error::from)
-        .ctx(|| format!("setting mode of {}", path.display()))?;
-    }
-    for (xattr, value) in xattrs {
-        if let Err(e) = lset_xattr(&fd_path(dir, name), xattr, value) {
-            tracing::warn!(path = %path.display(), xattr = %xattr, error = %e, "cannot set xattr");
-        }
-    }
-    if kind != EntryType::Directory {
-        set_mtime(dir, name, header.mtime().unwrap_or(0), path)?;
-    }
-    Ok(())
+        .ctx(|| format!("setting owner of {}", path.display()))
 }
 
 fn set_mtime(dir: &OwnedFd, name: &OsStr, mtime: u64, path: &Path) -> Result<(), ImageError> {
@@ -893,7 +966,7 @@ mod tests {
 
     fn unpack(tar: &[u8]) -> (tempfile::TempDir, Result<UnpackedLayer, ImageError>) {
         let dir = tempfile::tempdir().unwrap();
-        let result = unpack_layer(&mut &tar[..], dir.path());
+        let result = unpack_layer(&mut &tar[..], dir.path(), &IdMaps::default());
         (dir, result)
     }
 
@@ -901,7 +974,7 @@ mod tests {
     /// temp directory behind.
     fn unpack_hostile(tar: &[u8]) -> ImageError {
         let root = tempfile::tempdir().unwrap();
-        let layers = LayerStore::open(root.path().join("layers")).unwrap();
+        let layers = LayerStore::open(root.path().join("layers"), IdMaps::default()).unwrap();
         let err = layers
             .unpack(&mut &tar[..])
             .err()
@@ -1432,7 +1505,8 @@ mod tests {
             max_ratio: 64,
             ratio_free: 1 << 20,
         };
-        let err = unpack_with_limits(&mut bomb, dir.path(), limits).unwrap_err();
+        let err =
+            unpack_with_limits(&mut bomb, dir.path(), &IdMaps::default(), limits).unwrap_err();
         assert_eq!(err.kind(), ImageErrorKind::InvalidArgument, "{err}");
         assert!(err.to_string().contains("decompression bomb"), "{err}");
         assert!(err.to_string().contains("64 times"), "{err}");
@@ -1457,7 +1531,8 @@ mod tests {
         };
         let tar = TarBuilder::new().file("big", &vec![7u8; 2 << 20]).finish();
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack_with_limits(&mut &tar[..], dir.path(), limits).unwrap_err();
+        let err =
+            unpack_with_limits(&mut &tar[..], dir.path(), &IdMaps::default(), limits).unwrap_err();
         assert_eq!(err.kind(), ImageErrorKind::InvalidArgument, "{err}");
         assert!(err.to_string().contains("more than 1 MiB"), "{err}");
         assert!(disk_usage(dir.path()) <= 1 << 20);
@@ -1466,7 +1541,7 @@ mod tests {
             .file("small", &vec![7u8; 1 << 19])
             .finish();
         let dir = tempfile::tempdir().unwrap();
-        unpack_with_limits(&mut &small[..], dir.path(), limits).unwrap();
+        unpack_with_limits(&mut &small[..], dir.path(), &IdMaps::default(), limits).unwrap();
     }
 
     #[test]
@@ -1490,7 +1565,8 @@ mod tests {
             ratio_free: 0,
         };
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack_with_limits(&mut &tar[..], dir.path(), limits).unwrap_err();
+        let err =
+            unpack_with_limits(&mut &tar[..], dir.path(), &IdMaps::default(), limits).unwrap_err();
         assert!(err.to_string().contains("more than 4 MiB"), "{err}");
     }
 

@@ -177,6 +177,7 @@ fn start(
         connect_terminal(slave, &user)?;
     }
     umask(Mode::from_bits_truncate(0o022));
+    lockdown.set_limits()?;
     lockdown.before_user_switch()?;
     init::switch_user(&user)?;
     lockdown.after_user_switch(user.uid)?;

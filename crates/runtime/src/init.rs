@@ -25,6 +25,7 @@ use crate::rootfs;
 use crate::spawn::{ChildIo, InitStdio};
 use crate::spec::{ContainerSpec, NetworkNamespace, ProcessSpec};
 use crate::user::{self, ExecUser};
+use crate::userns;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{Gid, Uid};
@@ -62,12 +63,15 @@ pub(crate) fn wait_for_go(go: OwnedFd) {
 /// `cgroup_namespace`: unshare the cgroup namespace first (it was left out
 /// of the clone so that it is rooted at the cgroups the monitor put us in).
 /// `netns`: a network namespace to join before anything is mounted.
+/// `userns_sync`: with a user namespace, the socket to ask the monitor for
+/// its id maps on ([`crate::userns`]).
 pub(crate) fn run(
     spec: &ContainerSpec,
     io: ChildIo<'_>,
     error_pipe: OwnedFd,
     cgroup_namespace: bool,
     netns: Option<OwnedFd>,
+    userns_sync: Option<OwnedFd>,
 ) -> ! {
     let started = panic::catch_unwind(AssertUnwindSafe(|| {
         if cgroup_namespace {
@@ -78,7 +82,7 @@ pub(crate) fn run(
             nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
                 .map_err(|e| StartFailure::sys("joining the network namespace", e))?;
         }
-        start(spec, io)
+        start(spec, io, userns_sync)
     }));
     let failure = match started {
         Ok(Err(failure)) => failure,
@@ -95,7 +99,11 @@ pub(crate) fn run(
     unsafe { libc::_exit(failure.exit_code) }
 }
 
-fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailure> {
+fn start(
+    spec: &ContainerSpec,
+    io: ChildIo<'_>,
+    userns_sync: Option<OwnedFd>,
+) -> Result<Infallible, StartFailure> {
     let process = &spec.process;
     let console_socket = match io {
         ChildIo::Pipes(stdio) => {
@@ -109,6 +117,9 @@ fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailu
     nix::unistd::setsid().map_err(|e| StartFailure::sys("creating a session", e))?;
     umask(Mode::from_bits_truncate(0o022));
     let lockdown = Lockdown::new(&spec.security)?;
+    if spec.network != NetworkNamespace::Host {
+        net::set_default_sysctls()?;
+    }
     rootfs::build(spec)?;
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| StartFailure::sys(format!("setting hostname {:?}", spec.hostname), e))?;
@@ -117,17 +128,21 @@ fn start(spec: &ContainerSpec, io: ChildIo<'_>) -> Result<Infallible, StartFailu
     }
 
     let user = resolve_user(&process.user, &spec.security.additional_groups)?;
-    if let Some(socket) = console_socket {
-        connect_console(socket, process.console_size, &user)?;
-    }
     let cwd = working_dir(process);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&cwd)
-        .map_err(|e| StartFailure::io(format!("creating working directory {cwd}"), &e))?;
+    let owner = spec
+        .user_namespace
+        .as_ref()
+        .and_then(|namespace| namespace.host_root());
+    create_working_dir(&cwd, owner)?;
     if spec.filesystem.readonly_rootfs {
         rootfs::make_root_readonly(&spec.file_binds)?;
+    }
+    lockdown.set_limits()?;
+    if let Some(sync) = userns_sync {
+        userns::enter_new(sync)?;
+    }
+    if let Some(socket) = console_socket {
+        connect_console(socket, process.console_size, &user)?;
     }
     lockdown.before_user_switch()?;
     switch_user(&user)?;
@@ -222,6 +237,26 @@ pub(crate) fn working_dir(process: &ProcessSpec) -> String {
     } else {
         format!("/{}", process.cwd)
     }
+}
+
+/// Creates the working directory (and its parents) if missing. With a
+/// user namespace, `owner` is the host uid and gid of the container's root,
+/// who then owns what is created, as if it had made it: the init is still
+/// the host's root here.
+fn create_working_dir(cwd: &str, owner: Option<(u32, u32)>) -> Result<(), StartFailure> {
+    if let Some((uid, gid)) = owner {
+        nix::unistd::setfsgid(Gid::from_raw(gid));
+        nix::unistd::setfsuid(Uid::from_raw(uid));
+    }
+    let created = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(cwd);
+    if owner.is_some() {
+        nix::unistd::setfsuid(Uid::from_raw(0));
+        nix::unistd::setfsgid(Gid::from_raw(0));
+    }
+    created.map_err(|e| StartFailure::io(format!("creating working directory {cwd}"), &e))
 }
 
 /// Changes into the working directory and checks that it lies inside the

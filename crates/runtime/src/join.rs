@@ -9,7 +9,8 @@
 //! into the init's pid, mount, UTS, IPC, network and cgroup namespaces (one
 //! `setns` on the pidfd, Linux 5.8; one `setns` per `/proc/<pid>/ns/*` file
 //! before that) and makes the init's root the caller's root and working
-//! directory. Joining the pid namespace only places the caller's future
+//! directory; a remapped container's user namespace comes last, and the
+//! caller becomes root there. Joining the pid namespace only places the caller's future
 //! children in it, so the caller forks next.
 //!
 //! This module does not start anything: [`crate::spawn_exec`] does.
@@ -35,6 +36,24 @@ const NAMESPACES: [(CloneFlags, &str); 6] = [
     (CloneFlags::CLONE_NEWNS, "mnt"),
 ];
 
+/// The user namespace of `pid`, opened, when it differs from the caller's.
+fn own_user_namespace(pid: i32) -> Result<Option<OwnedFd>, RuntimeError> {
+    use std::os::unix::fs::MetadataExt;
+    let path = PathBuf::from(format!("/proc/{pid}/ns/user"));
+    let file = |source| RuntimeError::File {
+        action: "opening the container's user namespace",
+        path: path.clone(),
+        source,
+    };
+    let theirs = std::fs::File::open(&path).map_err(file)?;
+    let (mine, their_meta) = (
+        std::fs::metadata("/proc/self/ns/user").map_err(file)?,
+        theirs.metadata().map_err(file)?,
+    );
+    let same = (mine.dev(), mine.ino()) == (their_meta.dev(), their_meta.ino());
+    Ok((!same).then(|| theirs.into()))
+}
+
 /// A running container's init, held open so that it can be joined.
 #[derive(Debug)]
 pub struct JoinTarget {
@@ -44,6 +63,9 @@ pub struct JoinTarget {
     pidfd: OwnedFd,
     /// The init's root directory (`/proc/<pid>/root`), opened `O_PATH`.
     root: OwnedFd,
+    /// The init's user namespace when it is not the caller's (a remapped
+    /// container), joined last.
+    user: Option<OwnedFd>,
 }
 
 impl JoinTarget {
@@ -86,7 +108,13 @@ impl JoinTarget {
         })?;
         // SAFETY: `open` just returned this descriptor and nothing else owns it.
         let root = unsafe { OwnedFd::from_raw_fd(root) };
-        Ok(JoinTarget { pid, pidfd, root })
+        let user = own_user_namespace(pid)?;
+        Ok(JoinTarget {
+            pid,
+            pidfd,
+            root,
+            user,
+        })
     }
 
     /// Moves the calling process into the container: its namespaces, then
@@ -107,7 +135,14 @@ impl JoinTarget {
             Err(errno) => return Err(sys("joining the container's namespaces")(errno)),
         }
         self.enter_root()
-            .map_err(sys("entering the container's root"))
+            .map_err(sys("entering the container's root"))?;
+        if let Some(user) = &self.user {
+            nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
+                .map_err(sys("joining the container's user namespace"))?;
+            crate::userns::become_root()
+                .map_err(sys("becoming root of the container's user namespace"))?;
+        }
+        Ok(())
     }
 
     /// Whether the init still runs (signal 0 through the pidfd).

@@ -29,6 +29,7 @@ mod rootfs;
 mod spawn;
 pub mod spec;
 mod user;
+mod userns;
 
 pub use capabilities::{
     all_capabilities, capability_set, missing_from_bounding_set, normalize_capabilities,
@@ -43,7 +44,7 @@ pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
 pub use mount_options::tmpfs_options;
 pub use spawn::{spawn_init, InitIo, InitOutcome, InitStdio};
 pub use spec::{
-    ContainerSpec, DeviceNode, ExitStatus, FileBind, FilesystemSpec, NetworkNamespace, ProcessSpec,
-    Rlimit, RootfsSpec, SecuritySpec, StartReport, TmpfsMount, DEFAULT_CAPABILITIES,
-    DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
+    ContainerSpec, DeviceNode, ExitStatus, FileBind, FilesystemSpec, IdMapping, NetworkNamespace,
+    ProcessSpec, Rlimit, RootfsSpec, SecuritySpec, StartReport, TmpfsMount, UserNamespace,
+    DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
 };

@@ -5,9 +5,10 @@
 //! filter's shape, rlimit names), so a bad spec fails before anything
 //! changed. Then, in runc's order:
 //!
-//! 1. [`Lockdown::before_user_switch`]: rlimits and the OOM score
-//!    adjustment (raising either may need privileges dropped below), then
-//!    `no_new_privs`, then the seccomp filter if `no_new_privs` is off (the
+//! 0. [`Lockdown::set_limits`]: rlimits and the OOM score adjustment
+//!    (raising either may need privileges dropped below, or lost in a user
+//!    namespace).
+//! 1. [`Lockdown::before_user_switch`]: `no_new_privs`, then the seccomp filter if `no_new_privs` is off (the
 //!    kernel then wants CAP_SYS_ADMIN for it, still held here), and last the
 //!    bounding set (dropping needs CAP_SETPCAP).
 //! 2. the caller switches user (supplementary groups, gid, uid): a uid other
@@ -65,14 +66,29 @@ impl<'a> Lockdown<'a> {
         Ok(Lockdown { spec, kept, filter })
     }
 
-    /// Step 1: rlimits, OOM score, `no_new_privs`, the seccomp filter when
-    /// `no_new_privs` is off, the bounding set.
-    pub(crate) fn before_user_switch(&self) -> Result<(), StartFailure> {
+    /// Step 0: rlimits and the OOM score adjustment, while the process
+    /// still holds the host's privileges (raising either needs them, and a
+    /// container's user namespace, entered next, has none over the host).
+    pub(crate) fn set_limits(&self) -> Result<(), StartFailure> {
         self.spec.rlimits.iter().try_for_each(set_rlimit)?;
-        if let Some(score) = self.spec.oom_score_adj {
+        // An exec into a remapped container is already in its user
+        // namespace, where writing even the current value is refused: only
+        // a change is written.
+        let current = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
+        if let Some(score) = self
+            .spec
+            .oom_score_adj
+            .filter(|score| current.trim() != score.to_string())
+        {
             std::fs::write("/proc/self/oom_score_adj", score.to_string())
                 .map_err(|e| StartFailure::io(format!("setting oom_score_adj to {score}"), &e))?;
         }
+        Ok(())
+    }
+
+    /// Step 1: `no_new_privs`, the seccomp filter when `no_new_privs` is
+    /// off, the bounding set.
+    pub(crate) fn before_user_switch(&self) -> Result<(), StartFailure> {
         if self.spec.no_new_privileges {
             // SAFETY: prctl with integer arguments only.
             let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };

@@ -1,7 +1,9 @@
-//! The container's loopback interface. A fresh network namespace has `lo`
-//! down; this brings it up. Everything else about networking (veth, addresses,
-//! routes) belongs to `berth-network`.
+//! The container's loopback interface and the network namespace's defaults.
+//! A fresh network namespace has `lo` down; this brings it up. Everything
+//! else about networking (veth, addresses, routes) belongs to
+//! `berth-network`.
 
+use crate::failure::StartFailure;
 use nix::errno::Errno;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -33,6 +35,25 @@ pub(crate) fn bring_up_loopback() -> Result<(), Errno> {
     // SAFETY: as above; SIOCSIFFLAGS only reads `request`.
     if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) } < 0 {
         return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Docker's defaults for a container's own network namespace: any port may
+/// be bound without CAP_NET_BIND_SERVICE, and any group may open ICMP echo
+/// sockets (ping without CAP_NET_RAW). Written through the host's `/proc`
+/// before the container's root is built; the files are per network
+/// namespace, so they change the caller's. A kernel without one skips it.
+pub(crate) fn set_default_sysctls() -> Result<(), StartFailure> {
+    for (path, value) in [
+        ("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"),
+        ("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"),
+    ] {
+        match std::fs::write(path, value) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StartFailure::io(format!("writing {path}"), &e)),
+        }
     }
     Ok(())
 }

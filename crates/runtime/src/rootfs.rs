@@ -18,7 +18,7 @@
 
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
 use crate::mount_options;
-use crate::spec::{ContainerSpec, DeviceNode, FileBind, RootfsSpec, TmpfsMount};
+use crate::spec::{ContainerSpec, DeviceNode, FileBind, RootfsSpec, TmpfsMount, UserNamespace};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::fcntl::OFlag;
@@ -42,6 +42,8 @@ const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
 const AT_EMPTY_PATH: libc::c_uint = libc::AT_EMPTY_PATH as libc::c_uint;
+/// The `tty` group, owner of the container's terminals.
+const TTY_GID: u32 = 5;
 /// The null device's numbers; masked files get it bound over them.
 const NULL_DEVICE: (u64, u64) = (1, 3);
 /// Symlinks followed before giving up with ELOOP, as the kernel does.
@@ -72,7 +74,7 @@ struct PseudoMount {
     fstype: &'static str,
     source: &'static str,
     flags: MsFlags,
-    data: Option<&'static str>,
+    data: Option<String>,
 }
 
 /// A file bind's source, cloned before the pivot and waiting to be attached.
@@ -113,8 +115,12 @@ pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
 
     pivot_into(target)?;
     let filesystem = &spec.filesystem;
-    mount_pseudo_filesystems(filesystem.writable_sysfs)?;
-    filesystem.tmpfs.iter().try_for_each(mount_tmpfs)?;
+    let userns = spec.user_namespace.as_ref();
+    mount_pseudo_filesystems(filesystem.writable_sysfs, userns)?;
+    filesystem
+        .tmpfs
+        .iter()
+        .try_for_each(|tmpfs| mount_tmpfs(tmpfs, userns))?;
     binds.into_iter().try_for_each(attach_bind)?;
     spec.devices.iter().try_for_each(make_device)?;
     mask_paths(&filesystem.masked_paths)?;
@@ -191,8 +197,18 @@ fn pivot_into(target: &Path) -> Result<(), StartFailure> {
 }
 
 /// The pseudo-filesystems, in mount order; `/sys` read-only unless
-/// `writable_sysfs`.
-fn pseudo_mounts(writable_sysfs: bool) -> [PseudoMount; 6] {
+/// `writable_sysfs`. With a user namespace, the tmpfs roots belong to the
+/// container's root and devpts's tty group is the container's.
+fn pseudo_mounts(writable_sysfs: bool, userns: Option<&UserNamespace>) -> [PseudoMount; 6] {
+    let owned = |options: &str| format!("{options}{}", owner_options(userns, options));
+    let tty_gid = match userns {
+        Some(namespace) => namespace.host_gid(TTY_GID),
+        None => Some(TTY_GID),
+    };
+    let devpts = match tty_gid {
+        Some(gid) => format!("newinstance,ptmxmode=0666,mode=0620,gid={gid}"),
+        None => "newinstance,ptmxmode=0666,mode=0620".to_string(),
+    };
     let nosuid_noexec_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
     let sysfs_flags = if writable_sysfs {
         nosuid_noexec_nodev
@@ -219,21 +235,21 @@ fn pseudo_mounts(writable_sysfs: bool) -> [PseudoMount; 6] {
             fstype: "tmpfs",
             source: "tmpfs",
             flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-            data: Some("mode=755,size=65536k"),
+            data: Some(owned("mode=755,size=65536k")),
         },
         PseudoMount {
             target: "/dev/pts",
             fstype: "devpts",
             source: "devpts",
             flags: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            data: Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            data: Some(devpts),
         },
         PseudoMount {
             target: "/dev/shm",
             fstype: "tmpfs",
             source: "shm",
             flags: nosuid_noexec_nodev,
-            data: Some("mode=1777,size=65536k"),
+            data: Some(owned("mode=1777,size=65536k")),
         },
         PseudoMount {
             target: "/dev/mqueue",
@@ -247,11 +263,20 @@ fn pseudo_mounts(writable_sysfs: bool) -> [PseudoMount; 6] {
 
 /// /proc, /sys, /dev with its device nodes and links, /dev/pts, /dev/shm,
 /// /dev/mqueue. Runs after the pivot: every path is inside the container.
-fn mount_pseudo_filesystems(writable_sysfs: bool) -> Result<(), StartFailure> {
-    for m in pseudo_mounts(writable_sysfs) {
+fn mount_pseudo_filesystems(
+    writable_sysfs: bool,
+    userns: Option<&UserNamespace>,
+) -> Result<(), StartFailure> {
+    for m in pseudo_mounts(writable_sysfs, userns) {
         make_mountpoint(m.target)?;
-        mount(Some(m.source), m.target, Some(m.fstype), m.flags, m.data)
-            .map_err(|e| StartFailure::sys(format!("mounting {} on {}", m.fstype, m.target), e))?;
+        mount(
+            Some(m.source),
+            m.target,
+            Some(m.fstype),
+            m.flags,
+            m.data.as_deref(),
+        )
+        .map_err(|e| StartFailure::sys(format!("mounting {} on {}", m.fstype, m.target), e))?;
         if m.target == "/dev" {
             make_devices()?;
         }
@@ -328,14 +353,35 @@ fn make_device(device: &DeviceNode) -> Result<(), StartFailure> {
 
 /// Mounts one tmpfs, creating its mountpoint (inside the container: this
 /// runs after the pivot).
-fn mount_tmpfs(tmpfs: &TmpfsMount) -> Result<(), StartFailure> {
+fn mount_tmpfs(tmpfs: &TmpfsMount, userns: Option<&UserNamespace>) -> Result<(), StartFailure> {
     let destination = Path::new("/").join(&tmpfs.destination);
     let context = || format!("mounting tmpfs on {}", destination.display());
     fs::create_dir_all(&destination).map_err(|e| StartFailure::io(context(), &e))?;
-    let (flags, data) = mount_options::mount_flags(&tmpfs.options);
+    let (flags, mut data) = mount_options::mount_flags(&tmpfs.options);
+    data.push_str(&owner_options(userns, &data));
     let data = (!data.is_empty()).then_some(data.as_str());
     mount(Some("tmpfs"), &destination, Some("tmpfs"), flags, data)
         .map_err(|e| StartFailure::sys(context(), e))
+}
+
+/// `,uid=U,gid=G` giving a tmpfs's root to the container's root when it has
+/// a user namespace, for each of the two that `options` does not set.
+fn owner_options(userns: Option<&UserNamespace>, options: &str) -> String {
+    let Some((uid, gid)) = userns.and_then(UserNamespace::host_root) else {
+        return String::new();
+    };
+    let given = |key: &str| options.split(',').any(|o| o.starts_with(key));
+    let mut extra = String::new();
+    if !given("uid=") {
+        extra.push_str(&format!(",uid={uid}"));
+    }
+    if !given("gid=") {
+        extra.push_str(&format!(",gid={gid}"));
+    }
+    if options.is_empty() {
+        extra.remove(0);
+    }
+    extra
 }
 
 /// Hides each existing path: a directory under an empty read-only tmpfs,

@@ -14,6 +14,11 @@
 //! namespace is unshared only after that (not at clone), so that it is rooted
 //! at the container's cgroups rather than the monitor's.
 //!
+//! With a user namespace ([`ContainerSpec::user_namespace`]), a socketpair
+//! lets the child ask for its id maps once it has unshared the namespace
+//! (see [`crate::userns`]); the parent writes them before it reads the
+//! error pipe.
+//!
 //! With a terminal, the child allocates the pty inside the container (see
 //! [`crate::pty`]) and sends the master back over a close-on-exec socketpair
 //! before it execs; the parent picks it up once the error pipe says the
@@ -25,6 +30,7 @@ use crate::failure::StartFailure;
 use crate::init;
 use crate::pty;
 use crate::spec::{ContainerSpec, NetworkNamespace};
+use crate::userns;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
@@ -37,8 +43,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 /// Namespaces every container gets at clone; a new network namespace too
-/// unless it joins one or shares the host's ([`NetworkNamespace`]). User
-/// namespaces are not used yet.
+/// unless it joins one or shares the host's ([`NetworkNamespace`]). A user
+/// namespace is unshared later, by the init itself ([`crate::userns`]).
 const NAMESPACES: libc::c_int = libc::CLONE_NEWPID
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWUTS
@@ -169,6 +175,21 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
         ),
         InitIo::Pipes(_) => None,
     };
+    let userns_sync = match &spec.user_namespace {
+        Some(_) => Some(
+            socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|source| RuntimeError::Sys {
+                action: "creating the user namespace socket",
+                source,
+            })?,
+        ),
+        None => None,
+    };
     // SAFETY: single-threaded by this function's contract.
     let pid = match unsafe { clone_into_namespaces(namespaces) } {
         Ok(Some(pid)) => pid,
@@ -190,7 +211,18 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
                 }
                 (InitIo::Console, None) => unreachable!("the console socket exists"),
             };
-            init::run(spec, child_io, error_write, cgroup_namespace, netns)
+            let userns_sync = userns_sync.map(|(parent, child)| {
+                drop(parent);
+                child
+            });
+            init::run(
+                spec,
+                child_io,
+                error_write,
+                cgroup_namespace,
+                netns,
+                userns_sync,
+            )
         }
         Err(source) => {
             return Err(RuntimeError::Sys {
@@ -204,6 +236,17 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
     if let Some((go_read, go_write)) = go {
         drop(go_read);
         if let Err(failure) = cgroups.enter(pid, go_write) {
+            let _ = kill(pid, Signal::SIGKILL);
+            reap(pid);
+            return Ok(InitOutcome::Failed {
+                message: failure.message,
+                exit_code: failure.exit_code,
+            });
+        }
+    }
+    if let (Some(namespace), Some((parent, child))) = (&spec.user_namespace, userns_sync) {
+        drop(child);
+        if let Err(failure) = userns::write_maps(pid, namespace, parent) {
             let _ = kill(pid, Signal::SIGKILL);
             reap(pid);
             return Ok(InitOutcome::Failed {

@@ -54,6 +54,46 @@ pub struct ContainerSpec {
     /// What of the filesystem is hidden or read-only, and the tmpfs mounts.
     #[serde(default)]
     pub filesystem: FilesystemSpec,
+    /// A user namespace of the container's own (dockerd's
+    /// `--userns-remap`). `None`: the container's ids are the host's.
+    #[serde(default)]
+    pub user_namespace: Option<UserNamespace>,
+}
+
+/// One contiguous range of a user namespace's id mapping: container ids
+/// `container..container + size` are host ids `host..host + size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMapping {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+/// The uid and gid mappings of a container's user namespace, as written to
+/// `/proc/<pid>/uid_map` and `gid_map`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserNamespace {
+    pub uid_map: Vec<IdMapping>,
+    pub gid_map: Vec<IdMapping>,
+}
+
+impl UserNamespace {
+    /// The host uid and gid of the container's root.
+    pub fn host_root(&self) -> Option<(u32, u32)> {
+        Some((to_host(&self.uid_map, 0)?, to_host(&self.gid_map, 0)?))
+    }
+
+    /// The host gid of container gid `id`, if mapped.
+    pub fn host_gid(&self, id: u32) -> Option<u32> {
+        to_host(&self.gid_map, id)
+    }
+}
+
+fn to_host(map: &[IdMapping], id: u32) -> Option<u32> {
+    map.iter().find_map(|m| {
+        let offset = id.checked_sub(m.container)?;
+        (offset < m.size).then(|| m.host + offset)
+    })
 }
 
 /// Capability names every container gets unless told otherwise: Docker's

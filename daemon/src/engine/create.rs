@@ -42,6 +42,7 @@ impl Engine {
             .map_err(super::cgroups::invalid_resources)?;
         super::cgroups::check_host_limits(&resources)?;
         super::security::check(&host_config)?;
+        super::security::check_userns(&host_config, self.userns_remap.is_some())?;
         super::devices::validate(&host_config)?;
         super::security::seccomp_filter(&self.seccomp, &host_config).await?;
         super::security::fill_defaults(&mut host_config);

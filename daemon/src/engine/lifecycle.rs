@@ -349,7 +349,17 @@ impl Engine {
             devices,
             security,
             filesystem,
+            user_namespace: self
+                .userns_remap
+                .clone()
+                .filter(|_| !super::security::shares_host_userns(&record.host_config)),
         };
+        // A remapped container's root owns its `/` (the upper directory)
+        // and the files written for it, as with Docker.
+        let owner = spec
+            .user_namespace
+            .as_ref()
+            .and_then(berth_runtime::UserNamespace::host_root);
         let hostname = record.config.hostname.clone();
         let shim = self.paths.shim.clone();
         let spec_path = runtime_dir.join("spec.json");
@@ -361,6 +371,11 @@ impl Engine {
             std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io)?;
             std::fs::write(dir.join("hosts"), hosts).map_err(io)?;
             std::fs::write(dir.join("resolv.conf"), resolv_conf).map_err(io)?;
+            if let Some((uid, gid)) = owner {
+                for path in ["upper", "hostname", "hosts", "resolv.conf"] {
+                    std::os::unix::fs::chown(dir.join(path), Some(uid), Some(gid)).map_err(io)?;
+                }
+            }
             let bytes = serde_json::to_vec(&spec).expect("specs serialize");
             std::fs::write(&spec_path, bytes).map_err(io)?;
             let report = berth_runtime::launch(&shim, &spec_path)

@@ -90,6 +90,9 @@ pub struct Engine {
     pub net: endpoints::NetState,
     /// The registry client pulls and pushes go through.
     pub registry: berth_registry::Client,
+    /// The user namespace of every container that does not opt out
+    /// (`--userns-remap`); `None`: containers use the host's ids.
+    pub userns_remap: Option<berth_runtime::UserNamespace>,
     /// Compiled seccomp filters, one per profile and capability set.
     pub seccomp: Arc<berth_seccomp::FilterCache>,
     table: RwLock<Table>,
@@ -102,6 +105,7 @@ impl Engine {
         cgroup_parent: String,
         network: networks::Config,
         registry: berth_registry::ClientConfig,
+        userns_remap: Option<berth_runtime::UserNamespace>,
     ) -> anyhow::Result<Arc<Engine>> {
         use anyhow::Context;
         for dir in [
@@ -112,8 +116,10 @@ impl Engine {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         paths.shim = shim_binary::protect(&paths.shim, &paths.exec_root)?;
+        let id_maps = userns_remap.as_ref().map(image_id_maps).unwrap_or_default();
         let images = Arc::new(
-            ImageStore::open(paths.data_root.join("image")).context("opening the image store")?,
+            ImageStore::open_with_id_maps(paths.data_root.join("image"), id_maps)
+                .context("opening the image store")?,
         );
         let networks = networks::Networks::open(paths.data_root.join("network"), network)
             .context("opening the network store")?;
@@ -126,6 +132,7 @@ impl Engine {
             events: Arc::default(),
             execs: exec::Execs::default(),
             seccomp: Arc::default(),
+            userns_remap,
             cgroups: match berth_cgroups::Layout::detect() {
                 Ok(layout) => Some(cgroups::Cgroups {
                     layout,
@@ -281,6 +288,24 @@ fn name_conflict(name: &str, other: &str) -> ApiError {
 }
 
 /// Runs blocking work (image store, file system) off the async threads.
+/// The image store's form of a remapped user namespace: layers are
+/// unpacked with their owners shifted into it.
+fn image_id_maps(namespace: &berth_runtime::UserNamespace) -> berth_image::IdMaps {
+    let ranges = |map: &[berth_runtime::IdMapping]| {
+        map.iter()
+            .map(|m| berth_image::IdRange {
+                container: m.container,
+                host: m.host,
+                size: m.size,
+            })
+            .collect()
+    };
+    berth_image::IdMaps {
+        uids: ranges(&namespace.uid_map),
+        gids: ranges(&namespace.gid_map),
+    }
+}
+
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,

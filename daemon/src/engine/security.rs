@@ -86,6 +86,42 @@ fn seccomp_error(e: berth_seccomp::Error) -> ApiError {
     }
 }
 
+/// `HostConfig.UsernsMode`: empty (the daemon's `--userns-remap`, if on)
+/// or `host` (the host's ids). With remapping, Docker's refusals for what a
+/// user namespace cannot share.
+pub fn check_userns(host: &HostConfig, remapped: bool) -> Result<(), ApiError> {
+    let mode = userns_mode(host);
+    if !matches!(mode, "" | "host") {
+        return Err(ApiError::invalid(format!("invalid UsernsMode: {mode}")));
+    }
+    if remapped && mode != "host" {
+        if host.privileged {
+            return Err(ApiError::invalid(
+                "privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode",
+            ));
+        }
+        if host.network_mode == "host" {
+            return Err(ApiError::invalid(
+                "cannot share the host's network namespace when user namespaces are enabled",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the container opted out of the daemon's remapping
+/// (`--userns host`).
+pub fn shares_host_userns(host: &HostConfig) -> bool {
+    userns_mode(host) == "host"
+}
+
+fn userns_mode(host: &HostConfig) -> &str {
+    host.extra
+        .get("UsernsMode")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
 /// Fills in Docker's masked and read-only paths when the client sent none
 /// (an empty list, as `--security-opt systempaths=unconfined` sends, stays
 /// empty), so that inspect shows them as Docker does. Privileged containers
@@ -247,6 +283,31 @@ mod tests {
             "SecurityOpt": ["no-new-privileges", "seccomp=unconfined"], "OomScoreAdj": -1000,
             "Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": -1}], "Tmpfs": {"/run": "size=1m"}});
         assert!(check(&host(fine)).is_ok());
+    }
+
+    #[test]
+    fn user_namespace_conflicts_are_dockers() {
+        let refusal = |value, remapped| check_userns(&host(value), remapped).unwrap_err().message;
+        assert_eq!(
+            refusal(json!({"UsernsMode": "private"}), false),
+            "invalid UsernsMode: private"
+        );
+        assert!(refusal(json!({"Privileged": true}), true)
+            .starts_with("privileged mode is incompatible with user namespaces."));
+        assert_eq!(
+            refusal(json!({"NetworkMode": "host"}), true),
+            "cannot share the host's network namespace when user namespaces are enabled"
+        );
+        for fine in [
+            json!({"Privileged": true, "NetworkMode": "host", "UsernsMode": "host"}),
+            json!({"UsernsMode": ""}),
+        ] {
+            assert!(check_userns(&host(fine.clone()), true).is_ok());
+            assert!(check_userns(&host(fine), false).is_ok());
+        }
+        assert!(check_userns(&host(json!({"Privileged": true})), false).is_ok());
+        assert!(shares_host_userns(&host(json!({"UsernsMode": "host"}))));
+        assert!(!shares_host_userns(&host(json!({}))));
     }
 
     #[test]

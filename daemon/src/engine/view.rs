@@ -251,13 +251,16 @@ impl Engine {
     /// What `docker info` lists under "Security Options", only what is in
     /// force: seccomp with the built-in profile when the kernel filters
     /// syscalls, and `cgroupns`, since containers get a private cgroup
-    /// namespace by default on every host. AppArmor and SELinux are not
-    /// applied, user namespaces not remapped.
+    /// namespace by default on every host, and `userns` with
+    /// `--userns-remap`. AppArmor and SELinux are not applied.
     fn security_options(&self) -> Vec<String> {
         let mut options = Vec::new();
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         if status.lines().any(|l| l.starts_with("Seccomp:")) {
             options.push("name=seccomp,profile=builtin".to_string());
+        }
+        if self.userns_remap.is_some() {
+            options.push("name=userns".to_string());
         }
         options.push("name=cgroupns".to_string());
         options

@@ -135,6 +135,7 @@ impl Fixture {
             devices: vec![],
             security: SecuritySpec::default(),
             filesystem: FilesystemSpec::default(),
+            user_namespace: None,
             id,
         }
     }
