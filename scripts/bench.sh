@@ -8,6 +8,8 @@
 #     127.0.0.1, removed before each pull (median of N)
 # Both engines get private sockets and roots under $BENCH_DIR; everything is
 # stopped and removed at the end. Results go to stdout as Markdown.
+# BENCH_SECTIONS picks sections by name (run output memory pull; all by
+# default), e.g. BENCH_SECTIONS=pull bash scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 1; }
@@ -16,6 +18,8 @@ RUNS=${RUNS:-20}
 BIG_RUNS=${BIG_RUNS:-5}
 PULL_RUNS=${PULL_RUNS:-5}
 IDLE=${IDLE:-50}
+BENCH_SECTIONS=${BENCH_SECTIONS:-run output memory pull}
+section() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
 
 bash scripts/install-deps.sh
@@ -75,6 +79,7 @@ berth load -i "$BENCH_DIR/fixture/busybox.tar" >/dev/null
 dock load -i "$BENCH_DIR/fixture/busybox.tar" >/dev/null
 # An image with a 50 MB text file (500,000 lines of 100 bytes), so the
 # output benchmark measures the engine's path, not a generator's.
+if section output; then
 mkdir -p "$BENCH_DIR/bigroot"
 tar -C "$BENCH_DIR/bigroot" -xf "$BENCH_DIR/fixture/busybox-rootfs.tar"
 head -c 50000000 < <(yes "$(printf 'x%.0s' $(seq 99))") >"$BENCH_DIR/bigroot/big.txt"
@@ -82,6 +87,7 @@ tar -C "$BENCH_DIR/bigroot" -cf "$BENCH_DIR/big.tar" .
 berth import "$BENCH_DIR/big.tar" bench:big >/dev/null
 dock import "$BENCH_DIR/big.tar" bench:big >/dev/null
 rm -rf "$BENCH_DIR/bigroot" "$BENCH_DIR/big.tar"
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%g\n", (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
@@ -90,7 +96,11 @@ ms() { awk -v s="$1" 'BEGIN {printf "%.1f", s*1000}'; }
 echo "## Results ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $(docker --version | cut -d, -f1) CLI, dockerd $(dockerd --version | awk '{print $3}' | tr -d ,))"
 echo
 
+echo "| benchmark | berth | docker | berth / docker |"
+echo "| --- | --- | --- | --- |"
+
 # 1. run --rm true
+if section run; then
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$BENCH_DIR/run.json" \
   "$bin/berth -H unix://$berth_sock run --rm --network none busybox true" \
   "env DOCKER_HOST=unix://$docker_sock DOCKER_CONFIG=$BENCH_DIR/docker-config docker run --rm --network none busybox true" \
@@ -99,8 +109,6 @@ read -r berth_run docker_run < <(python3 -c "
 import json,sys
 r=json.load(open('$BENCH_DIR/run.json'))['results']
 print(r[0]['median'], r[1]['median'])")
-echo "| benchmark | berth | docker | berth / docker |"
-echo "| --- | --- | --- | --- |"
 echo "| \`run --rm --network none busybox true\` (median of $RUNS) | $(ms "$berth_run") ms | $(ms "$docker_run") ms | $(ratio "$berth_run" "$docker_run") |"
 
 # 1a. run --rm true on the default bridge
@@ -129,9 +137,11 @@ print(r[0]['median'], r[1]['median'])")
 echo "| \`exec CONTAINER true\` (median of $RUNS) | $(ms "$berth_exec") ms | $(ms "$docker_exec") ms | $(ratio "$berth_exec" "$docker_exec") |"
 berth rm -f execbox >/dev/null
 dock rm -f execbox >/dev/null
+fi
 
 # 2. 50 MB of output (cat of the file above): attached, then through logs
 time_of() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}'; }
+if section output; then
 for engine in berth dock; do
   : >"$BENCH_DIR/$engine.attach"; : >"$BENCH_DIR/$engine.logs"
   for i in $(seq "$BIG_RUNS"); do
@@ -146,8 +156,10 @@ ba=$(median <"$BENCH_DIR/berth.attach"); da=$(median <"$BENCH_DIR/dock.attach")
 bl=$(median <"$BENCH_DIR/berth.logs"); dl=$(median <"$BENCH_DIR/dock.logs")
 echo "| 50 MB to stdout, read attached (\`run\`, median of $BIG_RUNS) | $(ms "$ba") ms | $(ms "$da") ms | $(ratio "$ba" "$da") |"
 echo "| 50 MB read back with \`logs\` (median of $BIG_RUNS) | $(ms "$bl") ms | $(ms "$dl") ms | $(ratio "$bl" "$dl") |"
+fi
 
 # 3. idle containers: memory
+if section memory; then
 for i in $(seq "$IDLE"); do berth run -d --network none busybox sleep 3600 >/dev/null; done
 for i in $(seq "$IDLE"); do dock run -d --network none busybox sleep 3600 >/dev/null; done
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -159,11 +171,14 @@ dockerd_rss=$(rss_kb "$dockerd_pid")
 containerd_rss=$(for p in $(pgrep -x containerd); do rss_kb "$p"; done | awk '{s+=$1} END {print s+0}')
 echo "| monitor RSS per idle container ($IDLE running; median, max) | $shim_rss kB, $shim_max kB | $dshim_rss kB (containerd-shim) | $(ratio "$shim_rss" "$dshim_rss") |"
 echo "| daemon RSS with $IDLE running | $berthd_rss kB | $dockerd_rss kB dockerd + $containerd_rss kB containerd | $(ratio "$berthd_rss" "$((dockerd_rss + containerd_rss))") |"
+fi
 
 # 4. pull: an image of busybox plus five layers of 40 MB (base64 of random
 # bytes: gzip takes them to ~75%), built and pushed by dockerd to a private
 # docker-registry; each engine removes it and pulls it again (busybox, the
-# base layer, stays: "Already exists" for both).
+# base layer, stays: "Already exists" for both). The engines take turns, so
+# that load from elsewhere falls on both alike.
+if section pull; then
 registry_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$BENCH_DIR/registry" "$BENCH_DIR/pullctx"
 printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -182,12 +197,13 @@ DOCKER_BUILDKIT=0 dock build -q -t "$pull_image" "$BENCH_DIR/pullctx" >/dev/null
 dock push "$pull_image" >/dev/null
 dock rmi "$pull_image" >/dev/null
 rm -rf "$BENCH_DIR/pullctx"
-for engine in berth dock; do
-  : >"$BENCH_DIR/$engine.pull"
-  for i in $(seq "$PULL_RUNS"); do
+: >"$BENCH_DIR/berth.pull"; : >"$BENCH_DIR/dock.pull"
+for i in $(seq "$PULL_RUNS"); do
+  for engine in berth dock; do
     time_of $engine pull "$pull_image" >>"$BENCH_DIR/$engine.pull"
     $engine rmi "$pull_image" >/dev/null
   done
 done
 bp=$(median <"$BENCH_DIR/berth.pull"); dp=$(median <"$BENCH_DIR/dock.pull")
 echo "| pull of 200 MB in 5 gzip layers from a registry on 127.0.0.1 (median of $PULL_RUNS) | $(ms "$bp") ms | $(ms "$dp") ms | $(ratio "$bp" "$dp") |"
+fi
