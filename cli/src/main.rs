@@ -15,9 +15,11 @@ use berth_client::{Client, DEFAULT_HOST};
 use clap::{ArgAction, Parser, Subcommand};
 use commands::attach::AttachArgs;
 use commands::container::{KillArgs, LogsArgs, RenameArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+use commands::cp::CpArgs;
 use commands::df::DfArgs;
 use commands::events::EventsArgs;
 use commands::exec::ExecArgs;
+use commands::files::{CommitArgs, DiffArgs, ExportArgs};
 use commands::history::HistoryArgs;
 use commands::image::{ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
 use commands::inspect::InspectArgs;
@@ -32,6 +34,7 @@ use commands::run::{CreateArgs, RunArgs};
 use commands::stats::StatsArgs;
 use commands::system::{InfoArgs, VersionArgs};
 use commands::top::TopArgs;
+use commands::volume::VolumeArgs;
 use commands::StatusError;
 
 /// A self-sufficient runtime for containers
@@ -84,6 +87,14 @@ enum Command {
     Exec(ExecArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Rename a container
     Rename(RenameArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -102,6 +113,8 @@ enum Command {
     Port(PortArgs),
     /// Manage networks
     Network(NetworkArgs),
+    /// Manage volumes
+    Volume(VolumeArgs),
     /// Manage images
     Image(ImageArgs),
     /// List images
@@ -178,6 +191,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Attach(args) => commands::attach::attach(client, args).await,
         Command::Exec(args) => commands::exec::exec(client, args).await,
         Command::Top(args) => commands::top::top(client, args).await,
+        Command::Cp(args) => commands::cp::cp(client, args).await,
+        Command::Export(args) => commands::files::export(client, args).await,
+        Command::Diff(args) => commands::files::diff(client, args).await,
+        Command::Commit(args) => commands::files::commit(client, args).await,
         Command::Rename(args) => commands::container::rename(client, args).await,
         Command::Stats(args) => commands::stats::stats(client, args).await,
         Command::Events(args) => commands::events::events(client, args).await,
@@ -187,6 +204,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Ps(args) => commands::ps::ps(client, args).await,
         Command::Port(args) => commands::port::port(client, args).await,
         Command::Network(args) => commands::network::network(client, args).await,
+        Command::Volume(args) => commands::volume::volume(client, args).await,
         Command::Image(ImageArgs { command }) => match command {
             ImageCommand::History(args) => commands::history::history(client, args).await,
             ImageCommand::Prune(args) => commands::prune::image_prune(client, args).await,

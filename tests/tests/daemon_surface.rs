@@ -253,7 +253,8 @@ fn socket_in_a_directory_others_can_write_is_refused() {
 
     // The same directory made sticky (as /tmp is) is accepted.
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let d = OwnDaemon::start(&["-H", &host], |_| true);
+    // Ready once both sockets are bound: the private one comes first.
+    let d = OwnDaemon::start(&["-H", &host], |_| socket.exists());
     assert_eq!(
         std::fs::symlink_metadata(&socket).unwrap().mode() & 0o7777,
         0o660

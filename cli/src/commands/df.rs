@@ -287,11 +287,7 @@ fn container_row(container: &ContainerUsage, trunc: bool, now: i64) -> Value {
         .map(|n| n.trim_start_matches('/'))
         .filter(|n| !trunc || !n.contains('/'))
         .collect();
-    let local_volumes = c
-        .mounts
-        .iter()
-        .filter(|m| m.get("Driver").and_then(Value::as_str) == Some("local"))
-        .count();
+    let local_volumes = c.mounts.iter().filter(|m| m.driver == "local").count();
     json!({
         "ID": id,
         "Image": c.image,
@@ -433,5 +429,32 @@ Build Cache     1         0         5kB       5kB
         assert!(text.contains("\nContainers space usage:\n\nCONTAINER ID   IMAGE "));
         assert!(text.contains("\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n"));
         assert!(text.contains("\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE "));
+    }
+
+    #[test]
+    fn daemon_volumes_fill_the_summary_and_the_verbose_table() {
+        let usage: DiskUsage = serde_json::from_value(json!({
+            "LayersSize": 0,
+            "Volumes": [
+                {"CreatedAt": "2024-05-01T10:00:00Z", "Driver": "local", "Labels": null,
+                 "Mountpoint": "/var/lib/berth/volumes/data/_data", "Name": "data",
+                 "Options": null, "Scope": "local", "UsageData": {"RefCount": 2, "Size": 12_288}},
+                {"Driver": "local", "Labels": {"a": "b"}, "Mountpoint": "/x", "Name": "0123abcd",
+                 "Options": {}, "Scope": "local", "UsageData": {"RefCount": 0, "Size": 4096}}
+            ]
+        }))
+        .unwrap();
+        let volumes = &summary(&usage)[2];
+        assert_eq!(volumes["TotalCount"], "2");
+        assert_eq!(volumes["Active"], "1");
+        assert_eq!(volumes["Size"], "16.38kB");
+        assert_eq!(volumes["Reclaimable"], "4.096kB (25%)");
+        let text = verbose(&usage, "", 0).unwrap();
+        assert!(
+            text.contains(
+                "\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\ndata          2         12.29kB\n0123abcd      0         4.096kB\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -111,7 +111,7 @@ fn valid_device_mode(mode: &str) -> bool {
 }
 
 /// `path.Clean` for the absolute paths devices are given as.
-fn clean_path(path: &str) -> String {
+pub fn clean_path(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

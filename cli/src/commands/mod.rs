@@ -5,15 +5,18 @@
 
 pub mod attach;
 pub mod container;
+pub mod cp;
 pub mod credentials;
 pub mod df;
 pub mod events;
 pub mod exec;
+pub mod files;
 pub mod history;
 pub mod image;
 pub mod inspect;
 pub mod isolation;
 pub mod login;
+pub mod mounts;
 pub mod network;
 pub mod options;
 pub mod port;
@@ -28,6 +31,7 @@ pub mod session;
 pub mod stats;
 pub mod system;
 pub mod top;
+pub mod volume;
 
 use crate::format::template::{Missing, Template};
 use berth_client::ClientError;

@@ -246,7 +246,7 @@ fn key_values(values: &[String]) -> StringMap {
 }
 
 /// `--label`: a name without whitespace before any `=`.
-fn validate_label(value: &str) -> Result<String, String> {
+pub fn validate_label(value: &str) -> Result<String, String> {
     let key = value.split_once('=').map_or(value, |(key, _)| key);
     let key = key.trim_start();
     if key.is_empty() {

@@ -1,10 +1,12 @@
 //! The flags `run` and `create` share, and how they become a create request:
 //! environment (`-e`, `--env-file`), labels, entrypoint, networks and
-//! published ports, restart policy, volumes, isolation (capabilities,
+//! published ports, restart policy, storage (`-v`, `--mount`,
+//! `--volumes-from`; see [`mounts`]), isolation (capabilities,
 //! security options, read-only root, tmpfs, ulimits, groups, OOM score,
 //! devices; see [`isolation`]), and the image with its command.
 
 use super::isolation;
+use super::mounts::{self, VolumeFlags};
 use berth_api::container::{ContainerConfig, CreateRequest, HostConfig, RestartPolicy};
 use berth_api::network::{
     EndpointIpamConfig, EndpointSettings, NetworkModeKind, NetworkingConfig, PortBinding, StringMap,
@@ -91,6 +93,13 @@ pub struct ContainerOptions {
     /// Bind mount a volume (SRC:DST[:OPTS]), or create an anonymous one (DST)
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// Attach a filesystem mount to the container
+    /// (type=bind|volume|tmpfs,source=SRC,target=DST[,readonly][,...])
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mounts: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|:rw])
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
@@ -164,8 +173,12 @@ impl ContainerOptions {
         if self.rm && !matches!(restart_policy.name.as_str(), "" | "no") {
             return Err("Conflicting options: --restart and --rm".to_string());
         }
-        let (binds, anonymous): (Vec<String>, Vec<String>) =
-            self.volumes.iter().cloned().partition(|v| v.contains(':'));
+        let VolumeFlags { binds, anonymous } = mounts::volume_flags(&self.volumes)?;
+        let mounts = self
+            .mounts
+            .iter()
+            .map(|value| mounts::mount(value))
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(mac) = &self.mac_address {
             validate_mac(mac)?;
         }
@@ -226,6 +239,8 @@ impl ContainerOptions {
             oom_score_adj: self.oom_score_adj.unwrap_or(0),
             masked_paths: unconfined.clone(),
             readonly_paths: unconfined,
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            volumes_from: (!self.volumes_from.is_empty()).then(|| self.volumes_from.clone()),
             ..HostConfig::default()
         };
         match self.userns.as_deref() {
@@ -972,6 +987,62 @@ mod tests {
         );
         assert!(body_err(&["--ulimit", "foo=1"]).ends_with("invalid ulimit type: foo"));
         assert!(body_err(&["--device", "/a:/b:x"]).ends_with("bad mode specified: x"));
+    }
+
+    #[test]
+    fn storage_flags_fill_binds_volumes_mounts_and_volumes_from() {
+        let request = body(&[
+            "-v",
+            "/host:/in:ro",
+            "-v",
+            "/anon",
+            "-v",
+            "named:/data",
+            "--volume",
+            "/anon",
+            "--mount",
+            "type=bind,src=/etc,dst=/host-etc,readonly",
+            "--mount",
+            "type=tmpfs,dst=/cache,tmpfs-size=64m",
+            "--volumes-from",
+            "db:ro",
+            "--volumes-from",
+            "web",
+        ])
+        .unwrap();
+        let host = &request["HostConfig"];
+        assert_eq!(host["Binds"], json!(["/host:/in:ro", "named:/data"]));
+        assert_eq!(request["Volumes"], json!({"/anon": {}}));
+        assert_eq!(
+            host["Mounts"],
+            json!([
+                {"Type": "bind", "Source": "/etc", "Target": "/host-etc", "ReadOnly": true},
+                {"Type": "tmpfs", "Target": "/cache", "TmpfsOptions": {"SizeBytes": 67108864}}
+            ])
+        );
+        assert_eq!(host["VolumesFrom"], json!(["db:ro", "web"]));
+
+        let plain = body(&[]).unwrap();
+        assert!(plain["HostConfig"].get("Binds").is_none());
+        assert!(plain["HostConfig"].get("Mounts").is_none());
+        assert!(plain.get("Volumes").is_none());
+        assert_eq!(plain["HostConfig"]["VolumesFrom"], Value::Null);
+    }
+
+    #[test]
+    fn bad_storage_flags_are_refused_with_dockers_words() {
+        assert_eq!(
+            body_err(&["--mount", "type=bind,src=/a"]),
+            "invalid argument \"type=bind,src=/a\" for \"--mount\" flag: target is required"
+        );
+        assert_eq!(
+            body_err(&["--mount", "type=volume,foo,dst=/x"]),
+            "invalid argument \"type=volume,foo,dst=/x\" for \"--mount\" flag: invalid field 'foo' must be a key=value pair"
+        );
+        assert_eq!(
+            body_err(&["-v", "/a:/b:ro:x"]),
+            "invalid spec: /a:/b:ro:x: too many colons"
+        );
     }
 
     fn env_of(key: &str) -> Option<String> {

@@ -116,12 +116,11 @@ fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         .mounts
         .iter()
         .map(|m| {
-            let name = m
-                .get("Name")
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty())
-                .or_else(|| m.get("Source").and_then(Value::as_str))
-                .unwrap_or_default();
+            let name = if m.name.is_empty() {
+                m.source.as_str()
+            } else {
+                m.name.as_str()
+            };
             if trunc {
                 ellipsis(name, 15)
             } else {
@@ -130,11 +129,7 @@ fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         })
         .collect::<Vec<_>>()
         .join(",");
-    let local_volumes = c
-        .mounts
-        .iter()
-        .filter(|m| m.get("Driver").and_then(Value::as_str) == Some("local"))
-        .count();
+    let local_volumes = c.mounts.iter().filter(|m| m.driver == "local").count();
     json!({
         "ID": if trunc { short_id(&c.id) } else { c.id.clone() },
         "Image": image(c, trunc),

@@ -26,6 +26,8 @@ pub struct ContainerConfig {
     #[serde(default, deserialize_with = "crate::strslice::deserialize")]
     pub cmd: Option<Vec<String>>,
     pub image: String,
+    /// Paths that get an anonymous volume (`-v /path`), merged with the
+    /// image's `Volumes` at create; a path a bind or mount covers is left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     pub working_dir: String,
@@ -72,6 +74,8 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
+    /// `-v`: `[src:]dst[:mode]`, `src` a host path (bind) or a volume
+    /// name; mode words `ro`/`rw`, `z`/`Z`, `nocopy`, a propagation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binds: Option<Vec<String>>,
     pub network_mode: String,
@@ -109,8 +113,122 @@ pub struct HostConfig {
     /// Paths read-only in the container; Docker's list when unset (the
     /// daemon fills it in at create), none when privileged.
     pub readonly_paths: Option<Vec<String>>,
+    /// `--mount`: bind, volume and tmpfs mounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<Mount>>,
+    /// `--volumes-from CONTAINER[:ro|:rw]`: the mounts of other containers.
+    pub volumes_from: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One entry of `HostConfig.Mounts` (`--mount`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    /// `bind`, `volume` or `tmpfs`.
+    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// A host path (bind), a volume name (volume; empty: a new anonymous
+    /// one), nothing (tmpfs).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Absolute path in the container.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub consistency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<BindOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<VolumeOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BindOptions {
+    /// `rprivate` (default), `private`, `rshared`, `shared`, `rslave`, `slave`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub propagation: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub non_recursive: bool,
+    /// Create a missing source directory instead of refusing the mount.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub create_mountpoint: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeOptions {
+    /// Do not fill a new volume with the image's content at the target.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_copy: bool,
+    /// Labels of a volume created by this mount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+    /// A directory inside the volume to mount instead; refused (400) by
+    /// Berth for now.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_config: Option<VolumeDriver>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeDriver {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    /// Size in bytes; 0: the kernel's default (half the memory).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub size_bytes: i64,
+    /// Permission bits of the tmpfs root (Go's `os.FileMode`); 0: 1777.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub mode: u32,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+fn is_zero_u32(value: &u32) -> bool {
+    *value == 0
+}
+
+/// One entry of inspect's `Mounts` (and of `GET /containers/json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MountPoint {
+    /// `bind`, `volume` or `tmpfs`.
+    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// The volume's name (volumes only).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Host path: the bind source or the volume's data directory.
+    pub source: String,
+    pub destination: String,
+    /// `local` (volumes only).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    /// The options of a `Binds` entry as given (`ro`, `ro,z`, ...); `z`
+    /// for a local volume given without any; empty otherwise.
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    /// Bind propagation (`rprivate`); empty for volumes and tmpfs.
+    pub propagation: String,
 }
 
 /// One resource limit of `HostConfig.Ulimits` (`--ulimit name=soft[:hard]`).
@@ -314,7 +432,7 @@ pub struct ContainerInspect {
     pub exec_ids: Option<Vec<String>>,
     pub host_config: HostConfig,
     pub graph_driver: GraphDriver,
-    pub mounts: Vec<serde_json::Value>,
+    pub mounts: Vec<MountPoint>,
     pub config: ContainerConfig,
     pub network_settings: serde_json::Value,
 }
@@ -336,7 +454,7 @@ pub struct ContainerSummary {
     pub status: String,
     pub host_config: serde_json::Value,
     pub network_settings: serde_json::Value,
-    pub mounts: Vec<serde_json::Value>,
+    pub mounts: Vec<MountPoint>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -7,6 +7,7 @@
 
 pub mod container;
 pub mod error;
+pub mod files;
 pub mod filters;
 pub mod image;
 pub mod network;
@@ -14,6 +15,7 @@ pub mod progress;
 pub mod strslice;
 pub mod system;
 pub mod time;
+pub mod volume;
 
 pub use error::{ApiError, ErrorKind, ErrorResponse};
 pub use filters::Filters;

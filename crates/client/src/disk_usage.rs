@@ -30,22 +30,12 @@ pub struct ContainerUsage {
     pub size_rw: i64,
 }
 
-/// A volume of `/system/df`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct VolumeUsage {
-    pub name: String,
-    pub driver: String,
-    pub usage_data: Option<VolumeUsageData>,
-}
+/// A volume of `/system/df`: the volume as `GET /volumes` shows it, with
+/// its `UsageData`.
+pub type VolumeUsage = berth_api::volume::Volume;
 
 /// A volume's size (-1 when unknown) and how many containers use it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct VolumeUsageData {
-    pub size: i64,
-    pub ref_count: i64,
-}
+pub type VolumeUsageData = berth_api::volume::UsageData;
 
 /// A build cache record of `/system/df`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -25,6 +25,7 @@ mod disk_usage;
 mod error;
 mod events;
 mod exec;
+mod files;
 mod image_history;
 mod images;
 mod networks;
@@ -32,6 +33,7 @@ mod query;
 mod registry;
 mod stats;
 mod system;
+mod volumes;
 
 pub use attach::{AttachConnection, AttachOptions};
 pub use body::{ByteStream, JsonError, JsonMessage, JsonMessages, JsonStream};
@@ -41,6 +43,7 @@ pub use disk_usage::{BuildCacheRecord, ContainerUsage, DiskUsage, VolumeUsage, V
 pub use error::ClientError;
 pub use events::{Event, EventActor, EventStream, EventsOptions};
 pub use exec::{ExecConfig, ExecInspect, ExecProcessConfig, ExecStartConfig};
+pub use files::{CommitOptions, CopyToOptions};
 pub use image_history::{HistoryItem, ImagePruneReport};
 pub use images::{ImportOptions, ImportSource};
 pub use registry::{AuthConfig, AuthResponse, ProgressStream};

@@ -11,7 +11,7 @@ use crate::config::RunConfig;
 use crate::error::ImageError;
 
 /// Applies each change, in order, to `config`.
-pub(crate) fn apply_changes(config: &mut RunConfig, changes: &[String]) -> Result<(), ImageError> {
+pub fn apply_changes(config: &mut RunConfig, changes: &[String]) -> Result<(), ImageError> {
     for change in changes {
         let change = change.trim();
         if change.is_empty() {

@@ -25,6 +25,15 @@ impl IdRange {
         }
         u32::try_from(u64::from(self.host) + offset).ok()
     }
+
+    /// The container id of host id `id`, if this range holds it.
+    fn to_container(self, id: u32) -> Option<u32> {
+        let offset = id.checked_sub(self.host)?;
+        if offset >= self.size {
+            return None;
+        }
+        self.container.checked_add(offset)
+    }
 }
 
 /// The uid and gid mappings of a remapped daemon (several ranges allowed,
@@ -65,6 +74,28 @@ impl IdMaps {
         };
         Ok((host(&self.uids, uid)?, host(&self.gids, gid)?))
     }
+
+    /// The container uid of host uid `id`; `None` if no range holds it.
+    pub fn to_container_uid(&self, id: u32) -> Option<u32> {
+        to_container(&self.uids, id)
+    }
+
+    /// The container gid of host gid `id`; `None` if no range holds it.
+    pub fn to_container_gid(&self, id: u32) -> Option<u32> {
+        to_container(&self.gids, id)
+    }
+
+    /// The owner the container sees of a file the host sees owned by
+    /// `uid`:`gid` (what goes into a tar header written from a remapped
+    /// container), or Docker's error for the first id that cannot be mapped.
+    pub(crate) fn to_container_owner(&self, uid: u32, gid: u32) -> Result<(u32, u32), ImageError> {
+        let container = |ranges: &[IdRange], id: u32| {
+            to_container(ranges, id).ok_or_else(|| {
+                ImageError::invalid(format!("Host ID {id} cannot be mapped to a container ID"))
+            })
+        };
+        Ok((container(&self.uids, uid)?, container(&self.gids, gid)?))
+    }
 }
 
 /// The host id of container id `id` under `ranges` (itself if there are none).
@@ -73,6 +104,14 @@ fn to_host(ranges: &[IdRange], id: u64) -> Option<u32> {
         return u32::try_from(id).ok();
     }
     ranges.iter().find_map(|range| range.to_host(id))
+}
+
+/// The container id of host id `id` under `ranges` (itself if there are none).
+fn to_container(ranges: &[IdRange], id: u32) -> Option<u32> {
+    if ranges.is_empty() {
+        return Some(id);
+    }
+    ranges.iter().find_map(|range| range.to_container(id))
 }
 
 #[cfg(test)]
@@ -123,6 +162,37 @@ mod tests {
         assert_eq!(maps.to_host_uid(1), Some(u32::MAX));
         assert_eq!(maps.to_host_uid(2), None);
         assert_eq!(maps.to_host_gid(u32::MAX), Some(0));
+    }
+
+    #[test]
+    fn host_ids_shift_back_to_the_container_ids_they_came_from() {
+        let maps = IdMaps {
+            uids: vec![range(0, 100_000, 1000), range(1000, 300_000, 10)],
+            gids: vec![range(0, 200_000, 65_536)],
+        };
+        for id in [0, 1, 999, 1000, 1009] {
+            let host = maps.to_host_uid(id).unwrap();
+            assert_eq!(maps.to_container_uid(host), Some(id));
+        }
+        assert_eq!(maps.to_container_uid(100_000), Some(0));
+        assert_eq!(maps.to_container_uid(300_009), Some(1009));
+        assert_eq!(maps.to_container_uid(99_999), None);
+        assert_eq!(maps.to_container_uid(300_010), None);
+        assert_eq!(maps.to_container_gid(265_535), Some(65_535));
+        assert_eq!(maps.to_container_owner(100_005, 200_005).unwrap(), (5, 5));
+        let err = maps.to_container_owner(0, 200_000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Host ID 0 cannot be mapped to a container ID"
+        );
+        let identity = IdMaps::default();
+        assert_eq!(identity.to_container_owner(7, 8).unwrap(), (7, 8));
+        let overflow = IdMaps {
+            uids: vec![range(u32::MAX - 1, 0, 10)],
+            gids: Vec::new(),
+        };
+        assert_eq!(overflow.to_container_uid(1), Some(u32::MAX));
+        assert_eq!(overflow.to_container_uid(2), None);
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `docker import`: a root filesystem tarball becomes a one-layer image.
+//! `docker import`: a root filesystem tarball becomes a one-layer image;
+//! and the two steps it shares with `docker commit`: adding a layer
+//! unpacked into scratch space, and storing and tagging a new image.
 
 use std::io::{self, Read, Write};
 
@@ -8,8 +10,10 @@ use sha2::{Digest, Sha256};
 use crate::changes::apply_changes;
 use crate::config::{host_architecture, History, ImageConfig, RootFs, RunConfig};
 use crate::error::{ImageError, IoContext};
+use crate::layers::PendingLayer;
 use crate::reference::tag_target;
 use crate::store::ImageStore;
+use tempfile::NamedTempFile;
 
 impl ImageStore {
     /// Imports a root filesystem tarball (plain, gzip or zstd) as a new
@@ -48,10 +52,7 @@ impl ImageStore {
         // The stream is unpacked without the write gate (it may be slow);
         // only publishing the result is serialized.
         let _gate = self.lock_writes();
-        if !self.read_state().layers.contains_key(&diff_id) {
-            self.blobs.adopt(tee.copy, &blob)?;
-            self.add_layer(pending, &diff_id, &blob)?;
-        }
+        let added = self.add_scratch_layer(pending, tee.copy, &blob, &diff_id)?;
 
         let created = chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true);
         let config = ImageConfig {
@@ -70,16 +71,56 @@ impl ImageStore {
             }],
             ..ImageConfig::default()
         };
+        self.add_new_image(
+            config,
+            vec![diff_id.clone()],
+            added.then_some(diff_id.as_str()),
+            tag.as_deref(),
+        )
+    }
+
+    /// Adds a layer unpacked into scratch space, with its blob (a scratch
+    /// file holding the stream it was unpacked from, `blob` its digest), as
+    /// `chain_id`, unless the store has that layer already. Returns whether
+    /// it was added. Caller holds the write gate.
+    pub(crate) fn add_scratch_layer(
+        &self,
+        pending: PendingLayer,
+        blob_file: NamedTempFile,
+        blob: &str,
+        chain_id: &str,
+    ) -> Result<bool, ImageError> {
+        if self.read_state().layers.contains_key(chain_id) {
+            return Ok(false);
+        }
+        self.blobs.adopt(blob_file, blob)?;
+        self.add_layer(pending, chain_id, blob)?;
+        Ok(true)
+    }
+
+    /// Stores `config` as a new image of the layers `layers` (chain ids,
+    /// bottom first) and tags it `tag` (a normalized tag); if storing it
+    /// fails, the layer `added` (just added for it) is removed again.
+    /// Returns the image id. Caller holds the write gate.
+    pub(crate) fn add_new_image(
+        &self,
+        config: ImageConfig,
+        layers: Vec<String>,
+        added: Option<&str>,
+        tag: Option<&str>,
+    ) -> Result<String, ImageError> {
         let bytes = serde_json::to_vec(&config).map_err(|e| ImageError::Internal(e.to_string()))?;
-        let id = match self.add_image(&bytes, config, vec![diff_id.clone()]) {
+        let id = match self.add_image(&bytes, config, layers) {
             Ok(id) => id,
             Err(e) => {
-                self.collect_layers(&[diff_id])?;
+                if let Some(added) = added {
+                    self.collect_layers(&[added.to_string()])?;
+                }
                 return Err(e);
             }
         };
         if let Some(tag) = tag {
-            self.update_tags(|tags| tags.set(&tag, &id))?;
+            self.update_tags(|tags| tags.set(tag, &id))?;
         }
         Ok(id)
     }

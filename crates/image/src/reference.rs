@@ -142,7 +142,7 @@ pub fn normalize_reference(reference: &str) -> String {
 
 /// Validates a tag target (`repo[:tag]`, no digest) and returns its familiar
 /// form with the default tag: what `docker tag` and `docker import` store.
-pub(crate) fn tag_target(target: &str) -> Result<String, ImageError> {
+pub fn tag_target(target: &str) -> Result<String, ImageError> {
     let parsed = ImageRef::parse(target)?;
     if parsed.digest().is_some() {
         return Err(ImageError::invalid(

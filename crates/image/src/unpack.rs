@@ -35,6 +35,18 @@
 //! than the ratio limit times the compressed bytes read so far, fails as a
 //! likely decompression bomb as soon as it crosses the line. The caller
 //! owns the directory and removes it if this fails.
+//!
+//! The same machinery copies files into a container
+//! (`PUT /containers/{id}/archive`, [`extract_archive`]) with Docker's rules
+//! for copies instead of a layer's: an entry's parent is the destination
+//! joined with the entry's directory, resolved inside the container's root
+//! ([`ContainerRoot`]), so a symlink of the container is followed as in
+//! the container but never out of it; missing parents are created; `.wh.`
+//! names are plain names; a symlink whose target climbs out of the
+//! destination is refused, as Docker refuses it; files belong to the
+//! container's root unless the archive's owners are kept (`copyUIDGID`),
+//! and a directory is not replaced by a file or the reverse when asked
+//! (`noOverwriteDirNonDir`).
 
 use std::cell::Cell;
 use std::ffi::{CString, OsStr};
@@ -49,8 +61,8 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{
-    fchmod, fchmodat, fstatat, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, FileStat, Mode,
-    SFlag, UtimensatFlags,
+    fchmod, fchmodat, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag,
+    UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
@@ -59,12 +71,13 @@ use tar::{EntryType, Header};
 use crate::compression::{bad_stream, decompress};
 use crate::digest::HashingReader;
 use crate::error::{ImageError, IoContext};
+use crate::fsat::{fd_path, is_kind, stat_at, OPAQUE_XATTR};
 use crate::idmap::IdMaps;
+use crate::inroot::ContainerRoot;
 use crate::store::ImageStore;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_WHITEOUT: &[u8] = b".wh..wh..opq";
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
 const COPY_BUF: usize = 64 * 1024;
 /// Longest entry path or symlink target (Linux's `PATH_MAX` less the NUL).
@@ -153,7 +166,7 @@ fn unpack_with_limits(
     let size = Layer::open(dest, &meter, maps)
         .and_then(|mut layer| layer.apply(&mut hashing))
         .and_then(|size| hashing.drain().map(|()| size).map_err(bad_stream))
-        .map_err(|e| meter.explain(e))?;
+        .map_err(|e| meter.explain(e, "layer"))?;
     Ok(UnpackedLayer {
         diff_id: hashing.digest(),
         size,
@@ -208,18 +221,18 @@ impl Meter {
 
     /// The error to report for `err`: the limit's, when one was passed
     /// (the tar reader may have wrapped or replaced the meter's error).
-    fn explain(&self, err: ImageError) -> ImageError {
+    fn explain(&self, err: ImageError, noun: &str) -> ImageError {
         if !self.tripped.get() {
             return err;
         }
         if self.over_size() {
             return ImageError::invalid(format!(
-                "invalid layer: it unpacks to more than {}, the most a layer may",
+                "invalid {noun}: it unpacks to more than {}, the most a {noun} may",
                 human(self.limits.max_size)
             ));
         }
         ImageError::invalid(format!(
-            "invalid layer: it unpacks to more than {} times its compressed size \
+            "invalid {noun}: it unpacks to more than {} times its compressed size \
              ({} from {}): refusing a likely decompression bomb",
             self.limits.max_ratio,
             human(self.unpacked()),
@@ -277,14 +290,138 @@ impl<R: Read> Read for CountUncompressed<'_, R> {
     }
 }
 
-/// The layer directory being written: every operation is relative to its
-/// descriptor, or to a directory opened from it without following symlinks.
+/// How to copy files into a container (`PUT /containers/{id}/archive`).
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    /// Keep the archive's owners (`copyUIDGID`), shifted by `maps`;
+    /// otherwise everything belongs to `owner`.
+    pub keep_owners: bool,
+    /// The container's user namespace maps (empty without one).
+    pub maps: IdMaps,
+    /// The host uid and gid of the container's root.
+    pub owner: (u32, u32),
+    /// Refuse to replace a directory with a non-directory, or the reverse
+    /// (`noOverwriteDirNonDir`).
+    pub no_overwrite_dir_non_dir: bool,
+}
+
+/// Unpacks a tar stream (plain, gzip or zstd) into the directory `dir`, a
+/// path of the container whose root is `root`, by Docker's rules for
+/// copies (see the module documentation). The stream is metered against
+/// the same limits as layers.
+pub fn extract_archive(
+    root: &ContainerRoot,
+    dir: &Path,
+    archive: &mut dyn Read,
+    options: &CopyOptions,
+) -> Result<(), ImageError> {
+    let meter = Meter::new(Limits::current());
+    let mut compressed = CountCompressed {
+        inner: archive,
+        meter: &meter,
+    };
+    let (_, decompressed) = decompress(&mut compressed)?;
+    let mut stream = CountUncompressed {
+        inner: decompressed,
+        meter: &meter,
+    };
+    let owner = (
+        Uid::from_raw(options.owner.0),
+        Gid::from_raw(options.owner.1),
+    );
+    let dest = root
+        .open_dir(dir)
+        .ctx(|| format!("opening {}", dir.display()))?;
+    let rules = Rules {
+        walk: Walk::InRoot {
+            root,
+            dir: dir.to_path_buf(),
+        },
+        owners: if options.keep_owners {
+            Owners::Archive { strict: true }
+        } else {
+            Owners::Fixed(owner)
+        },
+        whiteouts: false,
+        keep_dir_kinds: options.no_overwrite_dir_non_dir,
+        confine_symlinks: true,
+        noun: "archive",
+        scope: "the destination directory",
+    };
+    let mut layer = Layer::new(dest, &meter, &options.maps, Some(owner), rules);
+    layer
+        .apply(&mut stream)
+        .map(drop)
+        .map_err(|e| meter.explain(e, "archive"))
+}
+
+/// Where the parents of entries are found.
+enum Walk<'r> {
+    /// A layer directory: one component at a time from its descriptor,
+    /// never following a symlink (one on the way fails the layer).
+    NoFollow,
+    /// A directory of a container: its path (`dir`) joined with the
+    /// entry's directory, resolved inside the container's root, whose
+    /// symlinks are followed as the container would follow them.
+    InRoot {
+        root: &'r ContainerRoot,
+        dir: PathBuf,
+    },
+}
+
+/// Whom the entries belong to.
+#[derive(Debug, Clone, Copy)]
+enum Owners {
+    /// The archive's ids: shifted by the maps, and an owner that cannot be
+    /// set fails the entry, when `strict`; as they are, best effort,
+    /// otherwise.
+    Archive { strict: bool },
+    /// This host owner, whatever the archive says.
+    Fixed((Uid, Gid)),
+}
+
+/// What a tar stream is unpacked as: a layer, or a copy into a container.
+struct Rules<'r> {
+    walk: Walk<'r>,
+    owners: Owners,
+    /// `.wh.` names are whiteouts (layers), not files.
+    whiteouts: bool,
+    /// A directory is never replaced by a non-directory, nor the reverse.
+    keep_dir_kinds: bool,
+    /// A symlink's target must stay inside the destination.
+    confine_symlinks: bool,
+    /// What is unpacked, in messages: `layer` or `archive`.
+    noun: &'static str,
+    /// What entries must stay inside, in messages.
+    scope: &'static str,
+}
+
+impl Rules<'_> {
+    fn layer(maps: &IdMaps) -> Rules<'static> {
+        Rules {
+            walk: Walk::NoFollow,
+            owners: Owners::Archive {
+                strict: !maps.is_identity(),
+            },
+            whiteouts: true,
+            keep_dir_kinds: false,
+            confine_symlinks: false,
+            noun: "layer",
+            scope: "the layer root",
+        }
+    }
+}
+
+/// The directory being written: every operation is relative to its
+/// descriptor, or to a directory opened as the [`Walk`] says.
 struct Layer<'m> {
     root: OwnedFd,
     meter: &'m Meter,
     maps: &'m IdMaps,
-    /// The host owner of the container's root when remapped: it owns the
-    /// layer root and the directories the archive implies.
+    rules: Rules<'m>,
+    /// The host owner of the container's root (for a layer, when
+    /// remapped): it owns the layer root and the directories the archive
+    /// implies.
     root_owner: Option<(Uid, Gid)>,
     /// The directory the last entry went into, reused by the next entry in
     /// it; dropped whenever a directory is removed.
@@ -296,6 +433,25 @@ struct Layer<'m> {
 }
 
 impl<'m> Layer<'m> {
+    fn new(
+        root: OwnedFd,
+        meter: &'m Meter,
+        maps: &'m IdMaps,
+        root_owner: Option<(Uid, Gid)>,
+        rules: Rules<'m>,
+    ) -> Layer<'m> {
+        Layer {
+            root,
+            meter,
+            maps,
+            rules,
+            root_owner,
+            last_dir: None,
+            dir_mtimes: Vec::new(),
+            size: 0,
+        }
+    }
+
     fn open(dest: &Path, meter: &'m Meter, maps: &'m IdMaps) -> Result<Layer<'m>, ImageError> {
         let fd = openat(
             None,
@@ -315,15 +471,13 @@ impl<'m> Layer<'m> {
             chown_dir(&root, owner, dest)?;
             Some(owner)
         };
-        Ok(Layer {
+        Ok(Layer::new(
             root,
             meter,
             maps,
             root_owner,
-            last_dir: None,
-            dir_mtimes: Vec::new(),
-            size: 0,
-        })
+            Rules::layer(maps),
+        ))
     }
 
     fn apply(&mut self, stream: &mut dyn Read) -> Result<i64, ImageError> {
@@ -343,13 +497,16 @@ impl<'m> Layer<'m> {
             tracing::debug!(entry = %path.display(), ?kind, "skipping unsupported tar entry type");
             return Ok(());
         }
-        let rel = entry_path(&path)?;
+        let rel = self.entry_path(&path)?;
         let Some(name) = rel.file_name().map(OsStr::to_os_string) else {
             return Ok(());
         };
         let parent = self.open_dir(rel.parent().unwrap_or(Path::new("")), true, &path)?;
-        if name.as_bytes().starts_with(WHITEOUT_PREFIX) {
+        if self.rules.whiteouts && name.as_bytes().starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(&parent, &name, &path);
+        }
+        if self.rules.keep_dir_kinds {
+            self.check_dir_kind(&parent, &name, kind == EntryType::Directory, &rel)?;
         }
         let xattrs = pax_xattrs(entry)?;
         let header = entry.header().clone();
@@ -389,14 +546,17 @@ impl<'m> Layer<'m> {
                 self.size += self.copy_entry(entry, &mut file, &path)?;
             }
             EntryType::Symlink => {
-                let target = link_target(entry, &path)?;
+                let target = self.link_target(entry, &path)?;
+                if self.rules.confine_symlinks {
+                    self.confine_symlink(&rel, &target, &path)?;
+                }
                 self.remove_at(&parent, &name, &path)?;
                 symlinkat(target.as_path(), Some(parent.as_raw_fd()), name.as_os_str())
                     .map_err(io::Error::from)
                     .ctx(|| format!("creating symlink {}", path.display()))?;
             }
             EntryType::Link => {
-                let target = link_target(entry, &path)?;
+                let target = self.link_target(entry, &path)?;
                 return self.hard_link(&parent, &name, &rel, &path, &target);
             }
             EntryType::Char | EntryType::Block if in_user_namespace() => {
@@ -415,14 +575,126 @@ impl<'m> Layer<'m> {
     /// (failing if one cannot be); unremapped, the ids as they are, `None`
     /// if they do not fit a `uid_t`.
     fn owner(&self, header: &Header) -> Result<Option<(Uid, Gid)>, ImageError> {
+        let strict = match self.rules.owners {
+            Owners::Fixed(owner) => return Ok(Some(owner)),
+            Owners::Archive { strict } => strict,
+        };
         let uid = header.uid().map_err(bad_stream)?;
         let gid = header.gid().map_err(bad_stream)?;
-        let ids = if self.root_owner.is_some() {
+        let ids = if strict {
             Some(self.maps.to_host_owner(uid, gid)?)
         } else {
             u32::try_from(uid).ok().zip(u32::try_from(gid).ok())
         };
         Ok(ids.map(|(uid, gid)| (Uid::from_raw(uid), Gid::from_raw(gid))))
+    }
+
+    /// Whether an owner that cannot be set fails the entry.
+    fn strict_owners(&self) -> bool {
+        matches!(
+            self.rules.owners,
+            Owners::Fixed(_) | Owners::Archive { strict: true }
+        )
+    }
+
+    /// An entry's path relative to the root, or why it cannot be one.
+    fn entry_path(&self, path: &Path) -> Result<PathBuf, ImageError> {
+        let rel = clean(path).ok_or_else(|| {
+            ImageError::invalid(format!(
+                "invalid {}: path {} escapes {}",
+                self.rules.noun,
+                path.display(),
+                self.rules.scope
+            ))
+        })?;
+        if too_long(&rel) {
+            return Err(ImageError::invalid(format!(
+                "invalid {}: path {} is too long",
+                self.rules.noun,
+                path.display()
+            )));
+        }
+        Ok(rel)
+    }
+
+    /// The target of a symlink or hard link entry.
+    fn link_target<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        path: &Path,
+    ) -> Result<PathBuf, ImageError> {
+        let noun = self.rules.noun;
+        let target = entry
+            .link_name()
+            .map_err(bad_stream)?
+            .filter(|t| !t.as_os_str().is_empty())
+            .ok_or_else(|| {
+                ImageError::invalid(format!(
+                    "invalid {noun}: link {} has no target",
+                    path.display()
+                ))
+            })?;
+        if target.as_os_str().len() > PATH_MAX {
+            return Err(ImageError::invalid(format!(
+                "invalid {noun}: link {} has a target longer than {PATH_MAX} bytes",
+                path.display()
+            )));
+        }
+        Ok(target.into_owned())
+    }
+
+    /// Docker's check of a copied symlink: its target, read from the
+    /// link's directory (an absolute one too, as Go's `filepath.Join`
+    /// reads it), must not climb out of the destination.
+    fn confine_symlink(&self, rel: &Path, target: &Path, entry: &Path) -> Result<(), ImageError> {
+        let mut joined = rel.parent().unwrap_or(Path::new("")).as_os_str().to_owned();
+        joined.push("/");
+        joined.push(target.as_os_str());
+        let joined = Path::new(OsStr::from_bytes(
+            joined
+                .as_bytes()
+                .strip_prefix(b"/")
+                .unwrap_or(joined.as_bytes()),
+        ));
+        if clean(joined).is_none() {
+            return Err(ImageError::invalid(format!(
+                "invalid symlink {:?} -> {:?}",
+                entry.display().to_string(),
+                target.display().to_string()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `noOverwriteDirNonDir`: what is at `name` in `dir` must be of the
+    /// same kind (directory or not) as the entry replacing it.
+    fn check_dir_kind(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        entry_is_dir: bool,
+        rel: &Path,
+    ) -> Result<(), ImageError> {
+        let Some(st) = stat_at(dir, name).ctx(|| format!("inspecting {}", rel.display()))? else {
+            return Ok(());
+        };
+        let path = match &self.rules.walk {
+            Walk::InRoot { dir, .. } => dir.join(rel),
+            Walk::NoFollow => rel.to_path_buf(),
+        };
+        match (is_kind(&st, SFlag::S_IFDIR), entry_is_dir) {
+            (true, false) => Err(ImageError::invalid(format!(
+                "cannot overwrite directory {:?} with non-directory {:?}",
+                path.display().to_string(),
+                rel.display().to_string()
+            ))),
+            (false, true) => Err(ImageError::invalid(format!(
+                "cannot overwrite non-directory {:?} with directory {:?}",
+                path.display().to_string(),
+                rel.display().to_string()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Owner, mode, xattrs and (for non-directories) mtime of `name` in
@@ -446,7 +718,7 @@ impl<'m> Layer<'m> {
                 Some(gid),
                 AtFlags::AT_SYMLINK_NOFOLLOW,
             ) {
-                if self.root_owner.is_some() {
+                if self.strict_owners() {
                     return Err(io::Error::from(e))
                         .ctx(|| format!("setting owner of {}", path.display()));
                 }
@@ -487,21 +759,63 @@ impl<'m> Layer<'m> {
                 return dup(fd);
             }
         }
-        let mut dir = dup(&self.root)?;
-        let mut walked = PathBuf::new();
-        for component in rel.components() {
-            walked.push(component);
-            dir = open_step(
-                &dir,
-                component.as_os_str(),
-                create,
-                self.root_owner,
-                entry,
-                &walked,
-            )?;
-        }
+        let dir = match &self.rules.walk {
+            Walk::NoFollow => {
+                let mut dir = dup(&self.root)?;
+                let mut walked = PathBuf::new();
+                for component in rel.components() {
+                    walked.push(component);
+                    dir = open_step(
+                        &dir,
+                        component.as_os_str(),
+                        create,
+                        self.root_owner,
+                        entry,
+                        &walked,
+                    )?;
+                }
+                dir
+            }
+            Walk::InRoot { root, dir } => {
+                let owner = self
+                    .root_owner
+                    .unwrap_or((Uid::from_raw(0), Gid::from_raw(0)));
+                self.open_in_root(root, &dir.join(rel), create, owner, entry)?
+            }
+        };
         self.last_dir = Some((rel.to_path_buf(), dup(&dir)?));
         Ok(dir)
+    }
+
+    /// Opens (or, if `create`, makes) the container directory `path`
+    /// inside the container's root, for the entry `entry`.
+    fn open_in_root(
+        &self,
+        root: &ContainerRoot,
+        path: &Path,
+        create: bool,
+        owner: (Uid, Gid),
+        entry: &Path,
+    ) -> Result<OwnedFd, ImageError> {
+        let opened = match root.open_dir(path) {
+            Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => {
+                root.make_dirs(path, owner)
+            }
+            other => other,
+        };
+        opened.or_else(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => Err(ImageError::invalid(format!(
+                "invalid {}: {} refers to a missing directory",
+                self.rules.noun,
+                entry.display()
+            ))),
+            Some(libc::ENOTDIR | libc::ELOOP) => Err(ImageError::invalid(format!(
+                "invalid {}: parent of {} is not a directory",
+                self.rules.noun,
+                entry.display()
+            ))),
+            _ => Err(e).ctx(|| format!("opening {}", path.display())),
+        })
     }
 
     /// Removes whatever is at `name` in `dir` (never following a symlink,
@@ -564,10 +878,12 @@ impl<'m> Layer<'m> {
         entry: &Path,
         target: &Path,
     ) -> Result<(), ImageError> {
+        let noun = self.rules.noun;
         let escape = || {
             ImageError::invalid(format!(
-                "invalid layer: hard link {} points outside the layer ({})",
+                "invalid {noun}: hard link {} points outside {} ({})",
                 entry.display(),
+                self.rules.scope,
                 target.display()
             ))
         };
@@ -577,7 +893,7 @@ impl<'m> Layer<'m> {
         };
         if too_long(&target_rel) {
             return Err(ImageError::invalid(format!(
-                "invalid layer: hard link {} has a target name that is too long",
+                "invalid {noun}: hard link {} has a target name that is too long",
                 entry.display()
             )));
         }
@@ -589,9 +905,10 @@ impl<'m> Layer<'m> {
             Some(st) if !is_kind(&st, SFlag::S_IFDIR) => {}
             _ => {
                 return Err(ImageError::invalid(format!(
-                    "invalid layer: hard link {} has no target {} in the layer",
+                    "invalid {noun}: hard link {} has no target {} in {}",
                     entry.display(),
-                    target_rel.display()
+                    target_rel.display(),
+                    self.rules.scope
                 )))
             }
         }
@@ -767,48 +1084,10 @@ fn clean(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-/// An entry's path relative to the layer root, or why it cannot be one.
-fn entry_path(path: &Path) -> Result<PathBuf, ImageError> {
-    let rel = clean(path).ok_or_else(|| {
-        ImageError::invalid(format!(
-            "invalid layer: path {} escapes the layer root",
-            path.display()
-        ))
-    })?;
-    if too_long(&rel) {
-        return Err(ImageError::invalid(format!(
-            "invalid layer: path {} is too long",
-            path.display()
-        )));
-    }
-    Ok(rel)
-}
-
 /// Whether a cleaned path is longer than Linux takes, in whole or in one
 /// of its components.
 fn too_long(rel: &Path) -> bool {
     rel.as_os_str().len() > PATH_MAX || rel.components().any(|c| c.as_os_str().len() > NAME_MAX)
-}
-
-/// The target of a symlink or hard link entry.
-fn link_target<R: Read>(entry: &tar::Entry<'_, R>, path: &Path) -> Result<PathBuf, ImageError> {
-    let target = entry
-        .link_name()
-        .map_err(bad_stream)?
-        .filter(|t| !t.as_os_str().is_empty())
-        .ok_or_else(|| {
-            ImageError::invalid(format!(
-                "invalid layer: link {} has no target",
-                path.display()
-            ))
-        })?;
-    if target.as_os_str().len() > PATH_MAX {
-        return Err(ImageError::invalid(format!(
-            "invalid layer: link {} has a target longer than {PATH_MAX} bytes",
-            path.display()
-        )));
-    }
-    Ok(target.into_owned())
 }
 
 /// Whether this process runs in a user namespace (its uid map is not the
@@ -819,27 +1098,6 @@ fn in_user_namespace() -> bool {
         fs::read_to_string("/proc/self/uid_map")
             .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
     })
-}
-
-/// `fstatat` without following a final symlink; `None` if absent.
-fn stat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<FileStat>> {
-    match fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(st)),
-        Err(Errno::ENOENT) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn is_kind(st: &FileStat, kind: SFlag) -> bool {
-    st.st_mode & SFlag::S_IFMT.bits() == kind.bits()
-}
-
-/// A path naming `name` in the directory open as `dir`, for the calls that
-/// have no `*at` form; `/proc/self/fd/N` resolves to that very directory.
-fn fd_path(dir: &OwnedFd, name: &OsStr) -> PathBuf {
-    Path::new("/proc/self/fd")
-        .join(dir.as_raw_fd().to_string())
-        .join(name)
 }
 
 fn make_node(
@@ -1568,6 +1826,145 @@ mod tests {
         let err =
             unpack_with_limits(&mut &tar[..], dir.path(), &IdMaps::default(), limits).unwrap_err();
         assert!(err.to_string().contains("more than 4 MiB"), "{err}");
+    }
+
+    /// A container root with `/escape -> /`, `/up -> ../../..` and `/tmp`,
+    /// in a directory whose other entries it must never touch.
+    struct Container {
+        outer: tempfile::TempDir,
+        root: ContainerRoot,
+    }
+
+    impl Container {
+        fn new() -> Container {
+            let outer = tempfile::tempdir().unwrap();
+            let root_path = outer.path().join("root");
+            for dir in ["tmp", "etc", "data"] {
+                fs::create_dir_all(root_path.join(dir)).unwrap();
+            }
+            fs::write(root_path.join("etc/passwd"), b"root:x:0:0\n").unwrap();
+            std::os::unix::fs::symlink("/", root_path.join("escape")).unwrap();
+            std::os::unix::fs::symlink("../../..", root_path.join("up")).unwrap();
+            fs::create_dir(outer.path().join("tmp")).unwrap();
+            let root = crate::inroot::root_at(&root_path);
+            Container { outer, root }
+        }
+
+        fn path(&self, rel: &str) -> std::path::PathBuf {
+            self.outer.path().join("root").join(rel)
+        }
+
+        fn copy(&self, dir: &str, tar: &[u8], options: &CopyOptions) -> Result<(), ImageError> {
+            extract_archive(&self.root, Path::new(dir), &mut &tar[..], options)
+        }
+
+        /// Nothing but the root and the untouched `tmp` outside it.
+        fn assert_outside_untouched(&self) {
+            let mut names: Vec<_> = fs::read_dir(self.outer.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["root", "tmp"]);
+            assert_eq!(
+                fs::read_dir(self.outer.path().join("tmp")).unwrap().count(),
+                0
+            );
+        }
+    }
+
+    fn owned_by(uid: u32) -> CopyOptions {
+        CopyOptions {
+            owner: (uid, uid),
+            no_overwrite_dir_non_dir: true,
+            ..CopyOptions::default()
+        }
+    }
+
+    #[test]
+    fn copies_through_container_symlinks_land_inside_the_container() {
+        let c = Container::new();
+        let tar = TarBuilder::new().file("x", b"one").finish();
+        c.copy("/escape/tmp", &tar, &owned_by(0)).unwrap();
+        c.copy("/up/up/data", &tar, &owned_by(0)).unwrap();
+        assert_eq!(fs::read(c.path("tmp/x")).unwrap(), b"one");
+        assert_eq!(fs::read(c.path("data/x")).unwrap(), b"one");
+        // An absolute symlink in the archive, then a file through it.
+        let through = TarBuilder::new()
+            .symlink("l", "/")
+            .file("l/tmp/y", b"two")
+            .finish();
+        c.copy("/tmp", &through, &owned_by(0)).unwrap();
+        assert_eq!(fs::read(c.path("tmp/y")).unwrap(), b"two");
+        c.assert_outside_untouched();
+    }
+
+    #[test]
+    fn copies_that_climb_out_of_the_destination_are_refused() {
+        let c = Container::new();
+        let cases = [
+            (
+                TarBuilder::new().file("../x", b"x").finish(),
+                "escapes the destination directory",
+            ),
+            (
+                TarBuilder::new().symlink("s", "../../../..").finish(),
+                "invalid symlink",
+            ),
+            (
+                TarBuilder::new().hardlink("h", "../etc/passwd").finish(),
+                "points outside the destination directory",
+            ),
+        ];
+        for (tar, message) in cases {
+            let err = c.copy("/tmp", &tar, &owned_by(0)).unwrap_err();
+            assert_eq!(err.kind(), ImageErrorKind::InvalidArgument, "{err}");
+            assert!(err.to_string().contains(message), "{err}");
+        }
+        assert_eq!(fs::read_dir(c.path("tmp")).unwrap().count(), 0);
+        c.assert_outside_untouched();
+    }
+
+    #[test]
+    fn copies_keep_directory_kinds_and_set_owners_as_asked() {
+        let c = Container::new();
+        fs::create_dir(c.path("tmp/d")).unwrap();
+        fs::write(c.path("tmp/f"), b"f").unwrap();
+        let file_over_dir = TarBuilder::new().file("d", b"x").finish();
+        let err = c.copy("/tmp", &file_over_dir, &owned_by(0)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot overwrite directory \"/tmp/d\" with non-directory \"d\""),
+            "{err}"
+        );
+        let dir_over_file = TarBuilder::new().dir("f").finish();
+        let err = c.copy("/tmp", &dir_over_file, &owned_by(0)).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot overwrite non-directory"),
+            "{err}"
+        );
+        let mut replace = owned_by(0);
+        replace.no_overwrite_dir_non_dir = false;
+        c.copy("/tmp", &file_over_dir, &replace).unwrap();
+        assert!(c.path("tmp/d").is_file());
+
+        let owned = TarBuilder::new()
+            .owner(77)
+            .file("sub/o", b"o")
+            .file(".wh.kept", b"")
+            .finish();
+        c.copy("/tmp", &owned, &owned_by(1234)).unwrap();
+        let meta = fs::metadata(c.path("tmp/sub/o")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1234, 1234));
+        assert_eq!(fs::metadata(c.path("tmp/sub")).unwrap().uid(), 1234);
+        assert!(c.path("tmp/.wh.kept").is_file());
+        let keep = CopyOptions {
+            keep_owners: true,
+            ..owned_by(1234)
+        };
+        c.copy("/data", &owned, &keep).unwrap();
+        let meta = fs::metadata(c.path("data/sub/o")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (77, 77));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! (`berth-shim`) drives it through [`spawn_init`], and the daemon starts
 //! monitors through [`launch`].
 
+mod binds;
 mod capabilities;
 mod cgroup_join;
 pub mod control;
@@ -44,7 +45,7 @@ pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
 pub use mount_options::tmpfs_options;
 pub use spawn::{spawn_init, InitIo, InitOutcome, InitStdio};
 pub use spec::{
-    ContainerSpec, DeviceNode, ExitStatus, FileBind, FilesystemSpec, IdMapping, NetworkNamespace,
-    ProcessSpec, Rlimit, RootfsSpec, SecuritySpec, StartReport, TmpfsMount, UserNamespace,
-    DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
+    BindMount, ContainerSpec, DeviceNode, ExitStatus, FileBind, FilesystemSpec, IdMapping,
+    NetworkNamespace, ProcessSpec, Propagation, Rlimit, RootfsSpec, SecuritySpec, StartReport,
+    TmpfsMount, UserNamespace, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
 };

@@ -1,21 +1,24 @@
 //! The container's root filesystem, built inside its private mount namespace:
 //! the overlay root, the pseudo-filesystems and device nodes under it, the
-//! daemon's file binds, and the pivot into it. Nothing here is visible to the
-//! host: propagation from the container's namespace is cut first, and the
-//! host's tree is detached after the pivot.
+//! bind mounts and the daemon's file binds, and the pivot into it. Nothing
+//! here is visible to the host: propagation from the container's namespace
+//! is cut first, and the host's tree is detached after the pivot.
 //!
 //! Everything under the new root is mounted *after* the pivot, so symlinks in
 //! the image resolve inside the container and can never point a mount at the
-//! host. The file binds' sources are host paths, so they are cloned into
-//! detached mount trees before the pivot and attached after it.
+//! host. The sources of the bind mounts and file binds are host paths, so
+//! they are cloned into detached mount trees before the pivot and attached
+//! after it ([`crate::binds`]).
 //!
-//! After the pseudo-filesystems come the tmpfs mounts, the file binds, the
-//! extra device nodes, then the masked paths (the container's own
-//! `/dev/null`, checked to be the null device, bound over files; an empty
-//! read-only tmpfs over directories) and the read-only paths (bound over
-//! themselves, remounted read-only). A read-only root is the init's last
-//! mount step ([`make_root_readonly`]), once its working directory exists.
+//! After the pseudo-filesystems come the tmpfs mounts, the bind mounts, the
+//! file binds, the extra device nodes, then the masked paths (the
+//! container's own `/dev/null`, checked to be the null device, bound over
+//! files; an empty read-only tmpfs over directories) and the read-only paths
+//! (bound over themselves, remounted read-only). A read-only root is the
+//! init's last mount step ([`make_root_readonly`]), once its working
+//! directory exists.
 
+use crate::binds;
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
 use crate::mount_options;
 use crate::spec::{ContainerSpec, DeviceNode, FileBind, RootfsSpec, TmpfsMount, UserNamespace};
@@ -26,28 +29,19 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fstat, makedev, mknod, Mode, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{fchownat, Gid, Uid};
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
 /// Longest option string the kernel takes in one mount(2) call (one page, with its NUL).
 const MAX_MOUNT_DATA: usize = 4095;
 
-// Kernel ABI constants of the new mount API (linux/mount.h), not in `libc`.
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
-const AT_EMPTY_PATH: libc::c_uint = libc::AT_EMPTY_PATH as libc::c_uint;
 /// The `tty` group, owner of the container's terminals.
 const TTY_GID: u32 = 5;
 /// The null device's numbers; masked files get it bound over them.
 const NULL_DEVICE: (u64, u64) = (1, 3);
-/// Symlinks followed before giving up with ELOOP, as the kernel does.
-const MAX_SYMLINKS: usize = 40;
 
 /// Character devices every container gets: name, major, minor.
 const DEVICES: [(&str, u64, u64); 6] = [
@@ -77,15 +71,10 @@ struct PseudoMount {
     data: Option<String>,
 }
 
-/// A file bind's source, cloned before the pivot and waiting to be attached.
-struct DetachedBind<'a> {
-    tree: OwnedFd,
-    destination: &'a str,
-}
-
 /// Builds the container's root and makes it the process's `/`: the overlay,
-/// the pivot, the pseudo-filesystems, tmpfs mounts, file binds, device
-/// nodes, masked and read-only paths. Must run in a fresh mount namespace.
+/// the pivot, the pseudo-filesystems, tmpfs mounts, bind mounts, file
+/// binds, device nodes, masked and read-only paths. Must run in a fresh
+/// mount namespace.
 pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
     mount(
         None::<&str>,
@@ -107,10 +96,15 @@ pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
     )
     .map_err(|e| StartFailure::sys(format!("mounting overlay on {}", target.display()), e))?;
 
-    let binds = spec
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(binds::detach_mount)
+        .collect::<Result<Vec<_>, _>>()?;
+    let file_binds = spec
         .file_binds
         .iter()
-        .map(detach_bind_source)
+        .map(binds::detach_file)
         .collect::<Result<Vec<_>, _>>()?;
 
     pivot_into(target)?;
@@ -121,7 +115,8 @@ pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
         .tmpfs
         .iter()
         .try_for_each(|tmpfs| mount_tmpfs(tmpfs, userns))?;
-    binds.into_iter().try_for_each(attach_bind)?;
+    mounts.into_iter().try_for_each(binds::attach_mount)?;
+    file_binds.into_iter().try_for_each(binds::attach_file)?;
     spec.devices.iter().try_for_each(make_device)?;
     mask_paths(&filesystem.masked_paths)?;
     filesystem
@@ -131,8 +126,9 @@ pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
 }
 
 /// Remounts the root read-only (`--read-only`), and the file binds with it
-/// as Docker does; mounts on top of the root (`/proc`, `/dev`, tmpfs) keep
-/// their own flags.
+/// as Docker does; mounts on top of the root (`/proc`, `/dev`, tmpfs, the
+/// bind mounts) keep their own flags: only the root's own mount is
+/// remounted, never its submounts.
 pub(crate) fn make_root_readonly(file_binds: &[FileBind]) -> Result<(), StartFailure> {
     remount_readonly("/")?;
     file_binds.iter().try_for_each(|bind| {
@@ -412,9 +408,8 @@ fn mask_paths(paths: &[String]) -> Result<(), StartFailure> {
             )
             .map_err(|e| StartFailure::sys(context(), e))?;
         } else {
-            let tree = open_tree(null.as_raw_fd(), c"", AT_EMPTY_PATH)
+            binds::bind_fd(null.as_fd(), Path::new(path))
                 .map_err(|e| StartFailure::sys(context(), e))?;
-            move_mount(&tree, Path::new(path)).map_err(|e| StartFailure::sys(context(), e))?;
         }
     }
     Ok(())
@@ -494,107 +489,6 @@ fn remount_readonly(path: &str) -> Result<(), StartFailure> {
 /// Not there: the path, or a directory on its way, does not exist.
 fn missing(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))
-}
-
-/// `open_tree(dirfd, path, OPEN_TREE_CLONE | flags)`: a detached copy of the
-/// mount at `path` (relative to `dirfd`).
-fn open_tree(
-    dirfd: libc::c_int,
-    path: &std::ffi::CStr,
-    flags: libc::c_uint,
-) -> Result<OwnedFd, Errno> {
-    // SAFETY: `path` is NUL-terminated and outlives the call; open_tree
-    // does not keep the pointer.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            dirfd,
-            path.as_ptr(),
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags,
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: open_tree returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
-}
-
-/// Attaches the detached mount `tree` at `destination`, following a
-/// symlink there (inside the container: only called after the pivot).
-fn move_mount(tree: &OwnedFd, destination: &Path) -> Result<(), Errno> {
-    let destination =
-        CString::new(destination.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: both paths are NUL-terminated and outlive the call; `tree` is
-    // an open detached mount; move_mount keeps no pointers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            destination.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
-        )
-    };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
-}
-
-/// Clones the bind's source into a detached mount tree, reachable after the
-/// host's tree is gone.
-fn detach_bind_source(bind: &FileBind) -> Result<DetachedBind<'_>, StartFailure> {
-    let context = || format!("bind-mounting {}", bind.source.display());
-    let source = CString::new(bind.source.as_os_str().as_encoded_bytes())
-        .map_err(|_| StartFailure::sys(context(), Errno::EINVAL))?;
-    let tree =
-        open_tree(libc::AT_FDCWD, &source, 0).map_err(|e| StartFailure::sys(context(), e))?;
-    Ok(DetachedBind {
-        tree,
-        destination: &bind.destination,
-    })
-}
-
-/// Attaches a detached bind over its destination in the container, creating
-/// an empty file (and its parent directories) there first if needed. A
-/// destination that is a symlink is followed inside the container, and a
-/// missing target is created where the link points.
-fn attach_bind(bind: DetachedBind<'_>) -> Result<(), StartFailure> {
-    let destination = Path::new("/").join(bind.destination);
-    let context = || format!("bind-mounting over {}", destination.display());
-    ensure_file(&destination).map_err(|e| StartFailure::io(context(), &e))?;
-    move_mount(&bind.tree, &destination).map_err(|e| StartFailure::sys(context(), e))
-}
-
-/// Makes sure something exists at `path`, following symlinks (only ever
-/// called after the pivot, so they resolve inside the container); creates an
-/// empty file and its parents where nothing is.
-fn ensure_file(path: &Path) -> io::Result<()> {
-    let mut path = path.to_path_buf();
-    for _ in 0..MAX_SYMLINKS {
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = fs::read_link(&path)?;
-                path = path.parent().unwrap_or(Path::new("/")).join(target);
-            }
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent)?;
-                }
-                return fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(&path)
-                    .map(drop);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 #[cfg(test)]

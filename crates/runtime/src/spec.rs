@@ -58,6 +58,89 @@ pub struct ContainerSpec {
     /// `--userns-remap`). `None`: the container's ids are the host's.
     #[serde(default)]
     pub user_namespace: Option<UserNamespace>,
+    /// Host paths bound into the container (`Binds`, `Mounts` of type bind
+    /// and volume: a volume's source is its data directory), attached in
+    /// order after the tmpfs mounts and before the daemon's file binds; the
+    /// daemon sorts them so that a parent comes before what is mounted
+    /// under it.
+    #[serde(default)]
+    pub mounts: Vec<BindMount>,
+}
+
+/// One host path bound into the container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BindMount {
+    /// Host path: a file or a directory.
+    pub source: PathBuf,
+    /// Absolute path inside the container; created (a directory, or an
+    /// empty file when the source is not a directory) where missing, with
+    /// symlinks resolved inside the container.
+    pub destination: String,
+    /// Read-only (`:ro`, `readonly`), with the submounts it brings along
+    /// (`recursive`).
+    #[serde(default)]
+    pub readonly: bool,
+    /// Bring the mounts under `source` along (`rbind`, Docker's default).
+    #[serde(default = "default_true")]
+    pub recursive: bool,
+    /// The mount's propagation inside the container, set once it is
+    /// attached; the `r` modes apply to its submounts too.
+    #[serde(default)]
+    pub propagation: Propagation,
+    /// A new volume: when `source` is an empty directory, it is first
+    /// filled with what the container's root has at `destination`, as
+    /// Docker fills volumes: directories, regular files, symlinks (targets
+    /// verbatim) and fifos, with owners, modes and times (sockets and
+    /// device nodes are left out, hard links become copies, extended
+    /// attributes are not copied), and `source` itself takes the owner,
+    /// mode and times of the image's directory. Nothing is copied where the
+    /// image has no directory at `destination`. A read-only volume is
+    /// filled too.
+    #[serde(default)]
+    pub copy_up: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Mount propagation (`Binds`' `:rshared` and so on, `BindOptions.Propagation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    #[default]
+    Rprivate,
+    Private,
+    Rshared,
+    Shared,
+    Rslave,
+    Slave,
+}
+
+impl Propagation {
+    /// Docker's name of a propagation mode.
+    pub fn parse(value: &str) -> Option<Propagation> {
+        Some(match value {
+            "rprivate" => Propagation::Rprivate,
+            "private" => Propagation::Private,
+            "rshared" => Propagation::Rshared,
+            "shared" => Propagation::Shared,
+            "rslave" => Propagation::Rslave,
+            "slave" => Propagation::Slave,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Propagation::Rprivate => "rprivate",
+            Propagation::Private => "private",
+            Propagation::Rshared => "rshared",
+            Propagation::Shared => "shared",
+            Propagation::Rslave => "rslave",
+            Propagation::Slave => "slave",
+        }
+    }
 }
 
 /// One contiguous range of a user namespace's id mapping: container ids

@@ -72,6 +72,9 @@ pub struct Record {
     /// Ports published in the current run.
     #[serde(default)]
     pub ports: Vec<PublishedPort>,
+    /// Bind, volume and tmpfs mount points, resolved at create.
+    #[serde(default)]
+    pub mounts: Vec<super::mounts::MountRecord>,
 }
 
 impl Record {

@@ -51,6 +51,7 @@ impl Engine {
         let image = blocking(move || images.get(&reference).map_err(image_error)).await?;
         merge_image_config(&mut config, image.config.config.as_ref());
         let (path, args) = command(&config)?;
+        let planned = self.plan_mounts(&host_config, config.volumes.as_ref())?;
 
         let id = new_id();
         if config.hostname.is_empty() {
@@ -74,6 +75,13 @@ impl Engine {
                 }
             },
         };
+        let created = match self.create_mounts(&id, planned).await {
+            Ok(created) => created,
+            Err(e) => {
+                self.release_name(&name, &id);
+                return Err(e);
+            }
+        };
         let record = Record {
             id: id.clone(),
             name: name.clone(),
@@ -96,6 +104,7 @@ impl Engine {
             restart_count: 0,
             networks,
             ports: Vec::new(),
+            mounts: created.mounts,
         };
         let dir = self.paths.container_dir(&id);
         let record_path = self.paths.record_path(&id);
@@ -110,6 +119,7 @@ impl Engine {
         .await;
         if let Err(e) = written {
             self.release_name(&name, &id);
+            self.undo_mounts(&id, created.volumes).await;
             let _ = std::fs::remove_dir_all(self.paths.container_dir(&id));
             return Err(e);
         }

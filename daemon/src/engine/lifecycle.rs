@@ -208,6 +208,7 @@ impl Engine {
             }
         };
         self.release_networks(container).await;
+        self.release_mounts(&container.id).await;
         let host_config = container.record().host_config.clone();
         let oom_killed = self.oom_killed(&container.id, &host_config);
         self.remove_cgroup(&container.id, &host_config);
@@ -240,7 +241,7 @@ impl Engine {
             l.exit_code = code;
         });
         if auto_remove {
-            if let Err(e) = self.remove_container(container, true).await {
+            if let Err(e) = self.remove_container(container, true, true).await {
                 tracing::warn!(container = %container.id, error = %e, "auto-remove failed");
             }
         }
@@ -292,15 +293,24 @@ impl Engine {
                 "not in the daemon's bounding set: the container runs without them"
             );
         }
-        let filesystem = super::security::filesystem_spec(&record.host_config)?;
+        let mut filesystem = super::security::filesystem_spec(&record.host_config)?;
         let devices = super::devices::nodes(&record.host_config)?;
         let (cgroup_procs, warnings) = self.create_cgroup(&record.id, &record.host_config)?;
         for warning in &warnings {
             tracing::warn!(container = %record.id, %warning, "limit not applied");
         }
+        let (mounts, tmpfs) = match self.prepare_mounts(&record).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.remove_cgroup(&record.id, &record.host_config);
+                return Err(e);
+            }
+        };
+        filesystem.tmpfs.extend(tmpfs);
         let prepared = match self.prepare_networks(container).await {
             Ok(prepared) => prepared,
             Err(e) => {
+                self.release_mounts(&record.id).await;
                 self.remove_cgroup(&record.id, &record.host_config);
                 return Err(e);
             }
@@ -353,6 +363,7 @@ impl Engine {
                 .userns_remap
                 .clone()
                 .filter(|_| !super::security::shares_host_userns(&record.host_config)),
+            mounts,
         };
         // A remapped container's root owns its `/` (the upper directory)
         // and the files written for it, as with Docker.
@@ -389,6 +400,7 @@ impl Engine {
             Ok(report) => report,
             Err(e) => {
                 self.release_networks(container).await;
+                self.release_mounts(&record.id).await;
                 self.remove_cgroup(&record.id, &record.host_config);
                 return Err(e);
             }
@@ -418,6 +430,7 @@ impl Engine {
             }
             StartReport::Failed { message, exit_code } => {
                 self.release_networks(container).await;
+                self.release_mounts(&record.id).await;
                 self.remove_cgroup(&record.id, &record.host_config);
                 let auto_remove = {
                     let mut record = container.record();
@@ -432,7 +445,7 @@ impl Engine {
                 });
                 tracing::info!(container = %container.id, %message, "start failed");
                 if auto_remove {
-                    self.remove_unlocked(container).await?;
+                    self.remove_unlocked(container, true).await?;
                 }
                 Err(ApiError::invalid(format!(
                     "failed to create task for container: unable to start container process: {message}: unknown"
@@ -577,15 +590,23 @@ impl Engine {
         self.signal(&container, signal as i32)
     }
 
-    pub async fn remove(&self, reference: &str, force: bool) -> Result<(), ApiError> {
+    /// `DELETE /containers/{id}`; with `volumes` (`v`), the container's
+    /// anonymous volumes go too.
+    pub async fn remove(
+        &self,
+        reference: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
         let container = self.lookup(reference)?;
-        self.remove_container(&container, force).await
+        self.remove_container(&container, force, volumes).await
     }
 
     async fn remove_container(
         &self,
         container: &Arc<Container>,
         force: bool,
+        volumes: bool,
     ) -> Result<(), ApiError> {
         let _op = container.op.lock().await;
         if container.lifecycle().removed {
@@ -600,10 +621,14 @@ impl Engine {
             }
             self.kill_and_wait(container).await?;
         }
-        self.remove_unlocked(container).await
+        self.remove_unlocked(container, volumes).await
     }
 
-    async fn remove_unlocked(&self, container: &Arc<Container>) -> Result<(), ApiError> {
+    async fn remove_unlocked(
+        &self,
+        container: &Arc<Container>,
+        volumes: bool,
+    ) -> Result<(), ApiError> {
         container.record().state.status = Status::Removing;
         let dir = self.paths.container_dir(&container.id);
         let runtime_dir = self.paths.runtime_dir(&container.id);
@@ -620,6 +645,7 @@ impl Engine {
         })
         .await?;
         self.forget(container);
+        self.forget_mounts(&container.snapshot(), volumes).await;
         self.execs.forget_container(&container.id);
         self.container_event(container, "destroy", &[]);
         container.notify(|l| l.removed = true);

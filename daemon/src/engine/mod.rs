@@ -5,6 +5,7 @@
 //! `lifecycle`, `logs`); the mechanism crates do the syscalls.
 
 pub mod cgroups;
+mod commit;
 mod container;
 mod create;
 pub mod detach;
@@ -12,12 +13,15 @@ pub mod devices;
 mod endpoints;
 pub mod events;
 pub mod exec;
+mod files;
 mod lifecycle;
 pub mod logs;
+mod mounts;
 mod names;
 mod network_api;
 pub mod networks;
 mod pause;
+mod private_root;
 pub mod progress;
 mod pull;
 mod push;
@@ -26,8 +30,11 @@ mod security;
 mod shim_binary;
 mod update;
 mod view;
+pub mod volumes;
 
+pub use commit::CommitOptions;
 pub use container::{Container, Record};
+pub use files::ExtractOptions;
 pub use lifecycle::{WaitCondition, Waiter};
 pub use pull::registry_error;
 
@@ -95,6 +102,8 @@ pub struct Engine {
     pub userns_remap: Option<berth_runtime::UserNamespace>,
     /// Compiled seccomp filters, one per profile and capability set.
     pub seccomp: Arc<berth_seccomp::FilterCache>,
+    /// Volumes, and which containers use them.
+    pub volumes: Arc<volumes::VolumeStore>,
     table: RwLock<Table>,
 }
 
@@ -123,13 +132,23 @@ impl Engine {
         );
         let networks = networks::Networks::open(paths.data_root.join("network"), network)
             .context("opening the network store")?;
+        let events: Arc<events::EventBus> = Arc::default();
+        let volumes = volumes::VolumeStore::open(
+            paths.data_root.join("volumes"),
+            userns_remap
+                .as_ref()
+                .and_then(berth_runtime::UserNamespace::host_root),
+            events.clone(),
+        )
+        .context("opening the volume store")?;
         let engine = Engine {
             net: endpoints::NetState::new(networks),
             registry: berth_registry::Client::new(registry)
                 .context("setting up the registry client")?,
             paths,
             images,
-            events: Arc::default(),
+            events,
+            volumes: Arc::new(volumes),
             execs: exec::Execs::default(),
             seccomp: Arc::default(),
             userns_remap,
@@ -147,6 +166,7 @@ impl Engine {
         };
         let engine = Arc::new(engine);
         let containers = engine.load_containers()?;
+        engine.restore_volumes(&containers);
         engine.reconcile_networks(&containers).await;
         for container in containers {
             engine.adopt(container);

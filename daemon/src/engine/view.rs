@@ -124,7 +124,7 @@ impl Engine {
                 .map(|(k, v)| (k.to_string(), v.display().to_string()))
                 .collect(),
             },
-            mounts: Vec::new(),
+            mounts: r.mounts.iter().map(|m| m.to_api()).collect(),
             config,
             network_settings: serde_json::to_value(self.network_settings(&r))
                 .expect("network settings serialize"),
@@ -148,7 +148,7 @@ impl Engine {
             status: status_text(r),
             host_config: json!({ "NetworkMode": network_mode(r) }),
             network_settings: json!({ "Networks": self.endpoint_settings(r) }),
-            mounts: Vec::new(),
+            mounts: r.mounts.iter().map(|m| m.to_api()).collect(),
         }
     }
 

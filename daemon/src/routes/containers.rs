@@ -59,7 +59,9 @@ pub async fn kill(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
 }
 
 pub async fn remove(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
-    engine.remove(id, query.bool("force")).await?;
+    engine
+        .remove(id, query.bool("force"), query.bool("v"))
+        .await?;
     Ok(http::status(StatusCode::NO_CONTENT))
 }
 

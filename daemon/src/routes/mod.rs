@@ -4,10 +4,12 @@
 mod auth;
 mod containers;
 mod exec;
+mod files;
 mod hijack;
 mod images;
 mod networks;
 mod system;
+mod volumes;
 
 use crate::engine::Engine;
 use crate::http::{ApiResult, Query, Request};
@@ -50,6 +52,14 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         }
         (&Method::GET, ["containers", id, "top"]) => containers::top(&engine, id, &query).await,
         (&Method::GET, ["containers", id, "stats"]) => containers::stats(&engine, id, &query).await,
+        (&Method::HEAD, ["containers", id, "archive"]) => files::stat(&engine, id, &query).await,
+        (&Method::GET, ["containers", id, "archive"]) => files::archive(&engine, id, &query).await,
+        (&Method::PUT, ["containers", id, "archive"]) => {
+            files::extract(&engine, id, req, &query).await
+        }
+        (&Method::GET, ["containers", id, "export"]) => files::export(&engine, id).await,
+        (&Method::GET, ["containers", id, "changes"]) => files::changes(&engine, id).await,
+        (&Method::POST, ["commit"]) => files::commit(&engine, req, &query).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&engine, id, &query).await,
         (&Method::POST, ["containers", id, "exec"]) => exec::create(&engine, id, req).await,
         (&Method::POST, ["exec", id, "start"]) => exec::start(&engine, id, req).await,
@@ -89,6 +99,11 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::POST, ["networks", id, "disconnect"]) => {
             networks::disconnect(&engine, id, req).await
         }
+        (&Method::POST, ["volumes", "create"]) => volumes::create(&engine, req).await,
+        (&Method::POST, ["volumes", "prune"]) => volumes::prune(&engine, &req, &query).await,
+        (&Method::GET, ["volumes"]) => volumes::list(&engine, &query).await,
+        (&Method::GET, ["volumes", name]) => volumes::inspect(&engine, name).await,
+        (&Method::DELETE, ["volumes", name]) => volumes::remove(&engine, name, &query).await,
         _ => Err(ApiError::not_found("page not found")),
     }
 }

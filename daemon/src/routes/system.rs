@@ -26,8 +26,9 @@ pub async fn version(engine: &Engine) -> ApiResult {
     http::ok_json(&engine.version())
 }
 
-/// `GET /system/df`: images with how many containers use them, and
-/// containers; Berth has no volumes or build cache yet.
+/// `GET /system/df`: images with how many containers use them,
+/// containers, and volumes with their size and users; Berth has no build
+/// cache yet.
 pub async fn df(engine: &Arc<Engine>) -> ApiResult {
     let images = engine.images.clone();
     let all =
@@ -56,7 +57,7 @@ pub async fn df(engine: &Arc<Engine>) -> ApiResult {
         "LayersSize": layers_size,
         "Images": images,
         "Containers": containers,
-        "Volumes": [],
+        "Volumes": engine.volumes_usage().await?,
         "BuildCache": [],
     }))
 }

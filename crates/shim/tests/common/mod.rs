@@ -136,6 +136,7 @@ impl Fixture {
             security: SecuritySpec::default(),
             filesystem: FilesystemSpec::default(),
             user_namespace: None,
+            mounts: Vec::new(),
             id,
         }
     }
