@@ -6,8 +6,9 @@
 # docker-registry (a real registry on 127.0.0.1 for pull and push tests),
 # openssl and apache2-utils (the TLS registry's certificates and bcrypt
 # htpasswd file), skopeo (zstd-recompressed images for the pull tests),
-# libseccomp-dev and pkg-config (crates/seccomp links libseccomp), and
-# docker-py + pytest.
+# libseccomp-dev and pkg-config (crates/seccomp links libseccomp),
+# docker-compose (Debian's, on its own python3-docker), and docker-py +
+# pytest.
 set -euo pipefail
 
 missing=()
@@ -25,6 +26,7 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
