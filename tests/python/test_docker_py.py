@@ -146,3 +146,64 @@ def test_networks_and_published_ports(client):
     finally:
         network.remove()
     assert client.networks.list(names=["pynet"]) == []
+
+
+def test_volumes_and_mounts(client):
+    volume = client.volumes.create("pyvol", labels={"by": "docker-py"})
+    try:
+        assert volume.attrs["Driver"] == "local"
+        assert [v.name for v in client.volumes.list(filters={"label": "by=docker-py"})] == ["pyvol"]
+        out = client.containers.run(
+            "busybox", ["sh", "-c", "echo kept > /data/f"],
+            volumes={"pyvol": {"bind": "/data", "mode": "rw"}}, remove=True)
+        assert out == b""
+        c = client.containers.run(
+            "busybox", ["cat", "/data/f"], detach=True,
+            mounts=[docker.types.Mount("/data", "pyvol", type="volume", read_only=True)])
+        try:
+            assert c.wait()["StatusCode"] == 0
+            assert c.logs() == b"kept\n"
+            mounts = c.attrs["Mounts"]
+            assert mounts[0]["Name"] == "pyvol" and mounts[0]["RW"] is False
+            with pytest.raises(docker.errors.APIError) as info:
+                volume.remove()
+            assert info.value.status_code == 409
+        finally:
+            c.remove()
+    finally:
+        volume.remove()
+    assert client.volumes.list(filters={"name": "pyvol"}) == []
+
+
+def test_copy_in_and_out_export_diff_commit(client):
+    """What Testcontainers' copy_to_container and friends do."""
+    import io
+    import tarfile
+
+    c = client.containers.create("busybox", ["cat", "/in.txt"])
+    try:
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode="w") as tar:
+            payload = b"from docker-py\n"
+            info = tarfile.TarInfo("in.txt")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+        assert c.put_archive("/", data.getvalue()) is True
+        c.start()
+        assert c.wait()["StatusCode"] == 0
+        assert c.logs() == b"from docker-py\n"
+        stream, stat = c.get_archive("/in.txt")
+        assert stat["name"] == "in.txt" and stat["size"] == len(payload)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            assert tar.extractfile("in.txt").read() == payload
+        assert {"Path": "/in.txt", "Kind": 1} in c.diff()
+        exported = b"".join(c.export())
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+            assert "in.txt" in tar.getnames()
+        image = c.commit(repository="pycommit", tag="v1", changes=['CMD ["cat", "/in.txt"]'])
+        try:
+            assert client.containers.run("pycommit:v1", remove=True) == payload
+        finally:
+            client.images.remove(image.id, force=True)
+    finally:
+        c.remove(force=True)
