@@ -1,8 +1,8 @@
 //! Files in and out of containers: `cp` both ways (created, running and
 //! stopped containers, tar streams, docker's naming rules), the archive
-//! endpoints raw (the stat header, 404/400/403), copies through container
-//! symlinks and hostile archives that must never reach the host
-//! (CVE-2018-15664), `export`, `diff` and `commit`, with `berth` and with
+//! endpoints raw (the stat header, 404/400/403), the volumes and binds of
+//! a stopped container, copies through container symlinks and hostile
+//! archives that must never reach the host (CVE-2018-15664), `export`, `diff` and `commit`, with `berth` and with
 //! the real docker CLI.
 
 use base64::Engine as _;
@@ -545,6 +545,163 @@ fn cp_into_a_running_container_sees_its_own_mounts() {
         output(d.berth(&["exec", "live", "cat", "/tmp/while-paused"])),
         "into tmpfs\n"
     );
+}
+
+#[test]
+fn cp_into_and_out_of_a_stopped_containers_volumes_and_binds() {
+    let d = Daemon::with_busybox();
+    let s = Scratch::new();
+    fs::write(s.path("f"), b"into the volume\n").unwrap();
+    fs::create_dir(s.path("bind")).unwrap();
+    fs::create_dir(s.path("device")).unwrap();
+    let device = format!("device={}", s.arg("device"));
+    d.berth(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        "bound",
+    ])
+    .ok();
+    let bind = format!("{}:/bind", s.arg("bind"));
+    d.berth(&[
+        "run",
+        "--name",
+        "vols",
+        "--network",
+        "none",
+        "-v",
+        "data:/data",
+        "-v",
+        &bind,
+        "-v",
+        "bound:/bound",
+        "-v",
+        "ro:/ro:ro",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    d.berth(&["cp", &s.arg("f"), "vols:/data/x"]).ok();
+    d.berth(&["cp", &s.arg("f"), "vols:/bind/y"]).ok();
+    d.berth(&["cp", &s.arg("f"), "vols:/bound/z"]).ok();
+    assert_eq!(fs::read(s.path("bind/y")).unwrap(), b"into the volume\n");
+    assert_eq!(fs::read(s.path("device/z")).unwrap(), b"into the volume\n");
+    let seen = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "data:/v",
+        "busybox",
+        "cat",
+        "/v/x",
+    ]);
+    assert_eq!(output(seen), "into the volume\n");
+    // Out again, from the volume and the bind, with berth and docker.
+    let out = berth_bytes(&d, &["cp", "vols:/data/x", "-"]);
+    assert_eq!(tar_file(&out, "x").unwrap(), b"into the volume\n");
+    d.docker(&["cp", "vols:/bind/y", &s.arg("y")]).ok();
+    assert_eq!(fs::read(s.path("y")).unwrap(), b"into the volume\n");
+    // A read-only volume refuses a copy, as Docker does.
+    let run = d.berth(&["cp", &s.arg("f"), "vols:/ro/"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        "Error response from daemon: mounted volume is marked read-only"
+    );
+    let refused = put(&d, "vols", "/ro", &RawTar::new().file("z", b"z").finish());
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.json()["message"],
+        "mounted volume is marked read-only"
+    );
+    // A container never started: the volume's mountpoint, missing from
+    // the image, is made for the copy.
+    d.berth(&[
+        "create",
+        "--name",
+        "fresh",
+        "-v",
+        "data:/new/data",
+        "--read-only",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let out = berth_bytes(&d, &["cp", "fresh:/new/data/x", "-"]);
+    assert_eq!(tar_file(&out, "x").unwrap(), b"into the volume\n");
+    // A read-only root still takes a copy into a volume, not beside it.
+    d.berth(&["cp", &s.arg("f"), "fresh:/new/data/w"]).ok();
+    let run = d.berth(&["cp", &s.arg("f"), "fresh:/tmp/"]);
+    assert!(
+        run.stderr.contains("container rootfs is marked read-only"),
+        "{}",
+        run.stderr
+    );
+    let out = berth_bytes(&d, &["cp", "vols:/data/w", "-"]);
+    assert_eq!(tar_file(&out, "w").unwrap(), b"into the volume\n");
+    assert_no_container_mounts(&d);
+    // Binds and overlays were unmounted one by one, none detached.
+    let log = d.log();
+    assert!(!log.contains("private overlay busy"), "{log}");
+    assert!(!log.contains("detaching a bind"), "{log}");
+}
+
+#[test]
+fn a_volume_under_a_container_symlink_is_bound_inside_the_container() {
+    let d = Daemon::with_busybox();
+    let s = Scratch::new();
+    fs::write(s.path("f"), b"payload\n").unwrap();
+    let marker = HostMarker::new("volume");
+    d.berth(&[
+        "run",
+        "--name",
+        "base",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "ln -s / /escape && ln -s ../../../../../.. /up",
+    ])
+    .ok();
+    d.berth(&["commit", "base", "links"]).ok();
+    let host = marker.0.display().to_string();
+    let via_root = format!("vol:/escape{host}");
+    fs::create_dir(s.path("bind")).unwrap();
+    let via_up = format!("{}:/up{host}/up", s.arg("bind"));
+    d.berth(&[
+        "create", "--name", "linked", "-v", &via_root, "-v", &via_up, "links", "true",
+    ])
+    .ok();
+    d.berth(&["cp", &s.arg("f"), &format!("linked:/escape{host}/f")])
+        .ok();
+    d.berth(&["cp", &s.arg("f"), &format!("linked:{host}/up/g")])
+        .ok();
+    assert!(!marker.0.exists(), "{host} made on the host");
+    assert_eq!(fs::read(s.path("bind/g")).unwrap(), b"payload\n");
+    let seen = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "vol:/v",
+        "busybox",
+        "cat",
+        "/v/f",
+    ]);
+    assert_eq!(output(seen), "payload\n");
+    let out = berth_bytes(&d, &["cp", &format!("linked:{host}/f"), "-"]);
+    assert_eq!(tar_file(&out, "f").unwrap(), b"payload\n");
+    assert!(!marker.0.exists(), "{host} made on the host");
+    assert_no_container_mounts(&d);
 }
 
 #[test]

@@ -13,6 +13,10 @@
 //! descriptor, never on a path looked up again. A bind mount's propagation
 //! is set on the attached mount itself.
 //!
+//! [`bind_under_root`] makes the same binds in a container's root mounted
+//! on the host side (for the daemon's copies into a container that is not
+//! running), every destination resolved inside that root by descriptor.
+//!
 //! A new volume (`copy_up`) is filled from the image as Docker fills it:
 //! the directory the image has at the destination is opened before the
 //! bind covers it and, if the volume is still empty once attached, its
@@ -55,6 +59,9 @@ const AT_EMPTY_PATH: libc::c_uint = libc::AT_EMPTY_PATH as libc::c_uint;
 const AT_RECURSIVE: libc::c_uint = libc::AT_RECURSIVE as libc::c_uint;
 /// Symlinks followed before giving up with ELOOP, as the kernel does.
 const MAX_SYMLINKS: usize = 40;
+/// How often a lookup inside a root that the kernel could not vouch for
+/// (`EAGAIN`) is tried again.
+const RESOLVE_RETRIES: usize = 64;
 /// How directories are opened to be read during a copy-up.
 const READ_DIR: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
@@ -201,6 +208,113 @@ pub(crate) fn attach_mount(detached: DetachedMount<'_>) -> Result<(), StartFailu
 pub(crate) fn bind_fd(source: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
     let tree = open_tree(source.as_raw_fd(), c"", OPEN_TREE_CLONE | AT_EMPTY_PATH)?;
     move_mount(&tree, resolve(path)?.as_fd())
+}
+
+/// Binds the host path `source` at `destination` in the directory `root`
+/// (a container's root mounted in the caller's mount namespace, for work
+/// on its files while it does not run), as a start would: the source's
+/// submounts come along when `recursive`, and the bind (with them) is
+/// read-only when `readonly`. The destination is resolved inside `root`
+/// (`RESOLVE_IN_ROOT`, no magic links), so no symlink and no `..` can lead
+/// the mount out of it; where nothing is, a directory (or an empty file,
+/// for a source that is not a directory) is made there, with its missing
+/// parents, through descriptors opened the same way. Returns where the
+/// mount is in the caller's namespace, to unmount it by.
+pub fn bind_under_root(
+    root: BorrowedFd<'_>,
+    source: &Path,
+    destination: &str,
+    readonly: bool,
+    recursive: bool,
+) -> io::Result<PathBuf> {
+    let flags = OPEN_TREE_CLONE | if recursive { AT_RECURSIVE } else { 0 };
+    let tree = open_tree(libc::AT_FDCWD, &path_cstring(source)?, flags)?;
+    let directory = file_type(&fstat(tree.as_raw_fd())?) == SFlag::S_IFDIR;
+    if readonly {
+        make_readonly(&tree, recursive)?;
+    }
+    let mut links = 0;
+    let destination = Path::new("/").join(destination);
+    let target = mountpoint_in_root(root, &destination, directory, &mut links)?;
+    move_mount(&tree, target.as_fd())?;
+    fs::read_link(format!("/proc/thread-self/fd/{}", tree.as_raw_fd()))
+}
+
+/// An `O_PATH` descriptor of `path` inside `root`, made first where
+/// nothing is: a directory (`directory`) or an empty file, and the missing
+/// directories on the way (mode 0755). A dangling symlink is followed
+/// (inside `root`) and what it names is made; `links` counts the links
+/// followed so far.
+fn mountpoint_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    directory: bool,
+    links: &mut usize,
+) -> Result<OwnedFd, Errno> {
+    match open_in_root(root, path) {
+        Err(Errno::ENOENT) => {}
+        found => return found,
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::ENOENT);
+    };
+    let dir = mountpoint_in_root(root, parent, true, links)?;
+    let name = CString::new(name.as_bytes()).map_err(|_| Errno::EINVAL)?;
+    match readlinkat(Some(dir.as_raw_fd()), name.as_c_str()) {
+        Ok(link) => {
+            *links += 1;
+            if *links > MAX_SYMLINKS {
+                return Err(Errno::ELOOP);
+            }
+            return mountpoint_in_root(root, &parent.join(link), directory, links);
+        }
+        // Nothing there, or something that is no link (made meanwhile).
+        Err(Errno::ENOENT | Errno::EINVAL) => {}
+        Err(e) => return Err(e),
+    }
+    let made = if directory {
+        mkdirat(
+            Some(dir.as_raw_fd()),
+            name.as_c_str(),
+            Mode::from_bits_truncate(0o755),
+        )
+    } else {
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        openat(
+            Some(dir.as_raw_fd()),
+            name.as_c_str(),
+            flags,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(|fd| {
+            // SAFETY: openat just returned this descriptor and nothing else owns it.
+            drop(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+    };
+    match made {
+        Ok(()) | Err(Errno::EEXIST) => open_in_root(root, path),
+        Err(e) => Err(e),
+    }
+}
+
+/// An `O_PATH` descriptor of `path` resolved inside `root`: `..` and
+/// absolute symlinks stop at `root`, magic links are refused.
+fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let mut tries = 0;
+    loop {
+        match openat2(root.as_raw_fd(), path, how) {
+            // SAFETY: openat2 just returned this descriptor and nothing else owns it.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+            // The kernel could not vouch for a `..` (a rename or a mount
+            // somewhere meanwhile): look again.
+            Err(Errno::EAGAIN) if tries < RESOLVE_RETRIES => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Docker's (runc's) wording of a failed bind mount: `error mounting
@@ -555,6 +669,7 @@ fn mount_setattr(tree: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::mount::umount2;
     use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
     use std::os::unix::net::UnixListener;
 
@@ -621,6 +736,62 @@ mod tests {
         symlink("loop", base.join("loop")).unwrap();
         let error = ensure_mountpoint(&base.join("loop"), true).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ELOOP));
+    }
+
+    #[test]
+    fn binds_under_a_root_land_inside_it_whatever_its_links_say() {
+        let root = tempfile::tempdir().unwrap();
+        let source = tempfile::tempdir().unwrap();
+        fs::write(source.path().join("file"), "volume").unwrap();
+        symlink("/", root.path().join("escape")).unwrap();
+        symlink("../../../../../..", root.path().join("up")).unwrap();
+        symlink("/made/here", root.path().join("dangling")).unwrap();
+        let host = format!("/tmp/berth-bind-under-root-{}", std::process::id());
+        let (top, data) = (root.path().to_path_buf(), source.path().to_path_buf());
+        let inside = top.join(host.trim_start_matches('/'));
+        let expected = inside.clone();
+        let host_dir = host.clone();
+        let seen = std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            let private = nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE;
+            nix::mount::mount(None::<&str>, "/", None::<&str>, private, None::<&str>).unwrap();
+            let fd = dir_fd(&top);
+            let rw = format!("/escape{host_dir}/rw");
+            let ro = format!("/up{host_dir}/ro");
+            let mounts = [
+                bind_under_root(fd.as_fd(), &data, &rw, false, true).unwrap(),
+                bind_under_root(fd.as_fd(), &data, &ro, true, true).unwrap(),
+                bind_under_root(fd.as_fd(), &data.join("file"), "dangling", true, false).unwrap(),
+            ];
+            let read = fs::read_to_string(inside.join("rw/file")).unwrap();
+            fs::write(inside.join("rw/new"), "new").unwrap();
+            let refused = fs::write(inside.join("ro/new2"), "x").unwrap_err();
+            let file = fs::read_to_string(top.join("made/here")).unwrap();
+            let unmounted: Vec<_> = mounts
+                .iter()
+                .rev()
+                .map(|path| umount2(path, nix::mount::MntFlags::empty()))
+                .collect();
+            (mounts, read, refused.raw_os_error(), file, unmounted)
+        })
+        .join()
+        .unwrap();
+        let (mounts, read, refused, file, unmounted) = seen;
+        assert_eq!(mounts[0], expected.join("rw"));
+        assert_eq!(mounts[1], expected.join("ro"));
+        assert_eq!(mounts[2], root.path().join("made/here"));
+        assert_eq!((read.as_str(), refused), ("volume", Some(libc::EROFS)));
+        assert_eq!(file, "volume");
+        assert!(unmounted.iter().all(Result::is_ok), "{unmounted:?}");
+        assert!(!Path::new(&host).exists(), "{host} made on the host");
+        assert_eq!(
+            fs::read_to_string(source.path().join("new")).unwrap(),
+            "new"
+        );
+        assert!(root.path().join("made/here").is_file());
+        assert!(expected.join("ro").is_dir());
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mountinfo.contains(root.path().to_str().unwrap()));
     }
 
     #[test]

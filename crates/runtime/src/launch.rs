@@ -214,6 +214,17 @@ mod tests {
         }
     }
 
+    /// Whether process `pid` is blocked in `nanosleep` or `clock_nanosleep`
+    /// (the first field of `/proc/<pid>/syscall`).
+    fn in_nanosleep(pid: i32) -> bool {
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let number = syscall
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<i64>().ok());
+        matches!(number, Some(n) if n == libc::SYS_nanosleep || n == libc::SYS_clock_nanosleep)
+    }
+
     #[test]
     fn the_shim_gets_the_sync_pipe_on_fd_3_stdio_on_dev_null_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -232,8 +243,9 @@ mod tests {
         let pid = loop {
             let pid = std::fs::read_to_string(&pid_file).ok();
             let pid = pid.and_then(|p| p.trim().parse::<i32>().ok());
-            let comm = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok());
-            if let (Some(pid), Some("sleep\n")) = (pid, comm.as_deref()) {
+            // Asleep in sleep(1) itself: past the exec and the dynamic
+            // loader, which holds libc open for a moment.
+            if let Some(pid) = pid.filter(|&p| in_nanosleep(p)) {
                 break pid;
             }
             assert!(

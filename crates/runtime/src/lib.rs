@@ -32,6 +32,7 @@ pub mod spec;
 mod user;
 mod userns;
 
+pub use binds::bind_under_root;
 pub use capabilities::{
     all_capabilities, capability_set, missing_from_bounding_set, normalize_capabilities,
 };

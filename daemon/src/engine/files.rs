@@ -4,15 +4,17 @@
 //!
 //! Every path is resolved inside the container's root (see
 //! [`berth_image::ContainerRoot`]); the root is the running init's or the
-//! container's overlay mounted privately ([`super::private_root`]). Stat,
-//! archive and extract hold the container's op lock, so a start cannot
-//! mount the same upper directory meanwhile; an archive holds it until the
-//! stream ends. Export mounts the upper directory read-only as the top
-//! layer, so it also works while the container runs; changes read the
-//! upper directory and the layers without mounting anything.
+//! container's overlay mounted privately with its binds and volumes bound
+//! in ([`super::private_root`]). Stat, archive and extract hold the
+//! container's op lock, so a start cannot mount the same upper directory
+//! meanwhile; an archive holds it until the stream ends. Export mounts the
+//! upper directory read-only as the top layer, without volumes, so it also
+//! works while the container runs; changes read the upper directory and
+//! the layers without mounting anything.
 
 use super::container::{Container, Record};
-use super::private_root::{in_root, Overlay, RootSource};
+use super::mounts::{by_depth, MountKind};
+use super::private_root::{in_root, Overlay, RootBind, RootSource};
 use super::{blocking, image_error, image_id_maps, Engine};
 use berth_api::files::{go_file_mode, FilesystemChange, PathStat};
 use berth_api::ApiError;
@@ -127,6 +129,12 @@ impl Engine {
         let source = self.root_source(&container, false).await?;
         let record = container.snapshot();
         let read_only = record.host_config.readonly_rootfs;
+        let points: Vec<(PathBuf, bool)> = record
+            .mounts
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .map(|m| (PathBuf::from(&m.destination), m.rw))
+            .collect();
         let copy = CopyOptions {
             keep_owners: options.copy_uid_gid,
             owner: self
@@ -141,8 +149,14 @@ impl Engine {
         in_root(source, move |root| {
             let root = root?;
             let dir = extraction_dir(&root, &path, &name)?;
-            if read_only {
-                return Err(ApiError::forbidden("container rootfs is marked read-only"));
+            match mount_point_at(&points, &dir) {
+                Some(false) => {
+                    return Err(ApiError::forbidden("mounted volume is marked read-only"))
+                }
+                None if read_only => {
+                    return Err(ApiError::forbidden("container rootfs is marked read-only"))
+                }
+                _ => {}
             }
             berth_image::extract_archive(&root, &dir, &mut archive, &copy).map_err(image_error)
         })
@@ -174,6 +188,7 @@ impl Engine {
             upper: None,
             target: self.paths.container_dir(&record.id).join("rootfs"),
             read_only: true,
+            binds: Vec::new(),
         });
         let maps = self.id_maps_of(&record);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -221,8 +236,8 @@ impl Engine {
     }
 
     /// Where the container's files are: its init's root while it runs,
-    /// its overlay otherwise (read-only if `read_only`). Caller holds the
-    /// op lock.
+    /// its overlay with its binds and volumes otherwise (read-only if
+    /// `read_only`). Caller holds the op lock.
     async fn root_source(
         &self,
         container: &Container,
@@ -256,7 +271,35 @@ impl Engine {
             upper: Some((dir.join("upper"), dir.join("work"))),
             target: dir.join("rootfs"),
             read_only,
+            binds: self.root_binds(&record),
         }))
+    }
+
+    /// What a container that is not running has bound into its overlay for
+    /// a copy: its binds and volumes, parents first (a tmpfs would hold
+    /// nothing yet: the image's files show there, as with Docker).
+    fn root_binds(&self, record: &Record) -> Vec<RootBind> {
+        let mut mounts = record.mounts.clone();
+        by_depth(&mut mounts);
+        mounts
+            .into_iter()
+            .filter_map(|mount| {
+                let (source, read_only, recursive) = match mount.kind {
+                    MountKind::Tmpfs => return None,
+                    MountKind::Bind => (PathBuf::from(&mount.source), false, true),
+                    MountKind::Volume => {
+                        let files = self.volumes.files(&mount.name);
+                        (files.path, files.read_only, files.recursive)
+                    }
+                };
+                Some(RootBind {
+                    source,
+                    destination: mount.destination,
+                    read_only: read_only || !mount.rw,
+                    recursive: recursive && !mount.non_recursive,
+                })
+            })
+            .collect()
     }
 
     /// The container's image layers, topmost first.
@@ -312,6 +355,17 @@ fn extraction_dir(root: &ContainerRoot, path: &str, container: &str) -> Result<P
     Ok(Path::new(&resolved).to_path_buf())
 }
 
+/// Whether `path` (resolved inside the root) is at or under one of the
+/// container's mount points (`destination`, `rw`), the deepest of them,
+/// and whether that one is writable.
+fn mount_point_at(points: &[(PathBuf, bool)], path: &Path) -> Option<bool> {
+    points
+        .iter()
+        .filter(|(destination, _)| path.starts_with(destination))
+        .max_by_key(|(destination, _)| destination.components().count())
+        .map(|(_, rw)| *rw)
+}
+
 /// Docker's errors for a path: a 404 naming the path and the container as
 /// the client gave them when it does not exist.
 fn path_error(err: &std::io::Error, path: &str, container: &str) -> ApiError {
@@ -351,6 +405,27 @@ fn go_time(secs: i64, nanos: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deepest_mount_point_holding_a_path_decides() {
+        let points = [
+            (PathBuf::from("/data"), true),
+            (PathBuf::from("/data/ro"), false),
+            (PathBuf::from("/"), true),
+        ];
+        assert_eq!(mount_point_at(&points[..2], Path::new("/data")), Some(true));
+        assert_eq!(
+            mount_point_at(&points[..2], Path::new("/data/x")),
+            Some(true)
+        );
+        assert_eq!(
+            mount_point_at(&points[..2], Path::new("/data/ro/x")),
+            Some(false)
+        );
+        assert_eq!(mount_point_at(&points[..2], Path::new("/database")), None);
+        assert_eq!(mount_point_at(&points[..2], Path::new("/")), None);
+        assert_eq!(mount_point_at(&points, Path::new("/etc")), Some(true));
+    }
 
     #[test]
     fn times_read_as_go_writes_them() {

@@ -534,7 +534,7 @@ pub fn plan(
 
 /// Destinations with fewer components first, so that a parent is mounted
 /// before what goes under it (a stable sort: equal depths keep their order).
-fn by_depth(mounts: &mut [MountRecord]) {
+pub(super) fn by_depth(mounts: &mut [MountRecord]) {
     mounts.sort_by_key(|m| Path::new(&m.destination).components().count());
 }
 

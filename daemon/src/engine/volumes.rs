@@ -152,6 +152,16 @@ struct Entry {
     active: BTreeSet<String>,
 }
 
+/// Where a volume's files are, for [`VolumeStore::files`].
+#[derive(Debug, PartialEq)]
+pub struct VolumeFiles {
+    pub path: PathBuf,
+    /// Read-only by the volume's own options.
+    pub read_only: bool,
+    /// With the submounts of `path`.
+    pub recursive: bool,
+}
+
 /// Every volume of this daemon.
 pub struct VolumeStore {
     dir: PathBuf,
@@ -219,6 +229,32 @@ impl VolumeStore {
     /// The host directory containers see.
     pub fn mountpoint(&self, name: &str) -> PathBuf {
         self.dir.join(name).join(DATA)
+    }
+
+    /// Where the files of volume `name` are to be bound from for a
+    /// container that is not running: a bind volume's (`o=bind`) device
+    /// itself, as its options mount it, whether or not it is mounted now;
+    /// any other volume's `_data` as it is (mounted only while a container
+    /// runs with it, when it has driver options).
+    pub fn files(&self, name: &str) -> VolumeFiles {
+        let options = self
+            .lock()
+            .get(name)
+            .map(|entry| entry.record.options.clone())
+            .unwrap_or_default();
+        let (flags, _) = parse_mount_options(options.get("o").map(String::as_str).unwrap_or(""));
+        match options.get("device").filter(|d| !d.is_empty()) {
+            Some(device) if flags.contains(MsFlags::MS_BIND) => VolumeFiles {
+                path: PathBuf::from(device),
+                read_only: flags.contains(MsFlags::MS_RDONLY),
+                recursive: flags.contains(MsFlags::MS_REC),
+            },
+            _ => VolumeFiles {
+                path: self.mountpoint(name),
+                read_only: false,
+                recursive: true,
+            },
+        }
     }
 
     fn event(&self, action: &str, name: &str, extra: &[(&str, String)]) {
@@ -929,6 +965,49 @@ mod tests {
         assert_eq!(
             s.get("nope").unwrap_err().message,
             "get nope: no such volume"
+        );
+    }
+
+    #[test]
+    fn a_bind_volumes_files_are_its_device_and_any_others_its_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path());
+        let with = |name: &str, pairs: &[(&str, &str)]| NewVolume {
+            options: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..named(name)
+        };
+        s.create(named("plain"), None).unwrap();
+        let bind = [("type", "none"), ("device", "/srv/x"), ("o", "bind,ro")];
+        s.create(with("bound", &bind), None).unwrap();
+        let rbind = [("type", "none"), ("device", "/srv/y"), ("o", "rbind")];
+        s.create(with("rbound", &rbind), None).unwrap();
+        let tmpfs = [("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")];
+        s.create(with("memory", &tmpfs), None).unwrap();
+        let data = |name: &str| VolumeFiles {
+            path: s.mountpoint(name),
+            read_only: false,
+            recursive: true,
+        };
+        assert_eq!(s.files("plain"), data("plain"));
+        assert_eq!(s.files("memory"), data("memory"));
+        assert_eq!(
+            s.files("bound"),
+            VolumeFiles {
+                path: "/srv/x".into(),
+                read_only: true,
+                recursive: false,
+            }
+        );
+        assert_eq!(
+            s.files("rbound"),
+            VolumeFiles {
+                path: "/srv/y".into(),
+                read_only: false,
+                recursive: true,
+            }
         );
     }
 
