@@ -37,13 +37,8 @@ const MAX_RANGES: usize = 340;
 const USUAL_ID_COUNT: u64 = 65536;
 
 /// A contiguous mapping range: container ids `container..container+size`
-/// are host ids `host..host+size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdRange {
-    pub container: u32,
-    pub host: u32,
-    pub size: u32,
-}
+/// are host ids `host..host+size`, as the runtime writes it.
+pub type IdRange = berth_runtime::IdMapping;
 
 /// The remapping `--userns-remap` asks for: the user and group it names and
 /// their subordinate ranges as container id maps. Each map starts at
@@ -92,6 +87,14 @@ impl RemapConfig {
         resolve_as(flag, DEFAULT_USER)
     }
 
+    /// The mappings as the runtime writes them for each container.
+    pub fn user_namespace(&self) -> berth_runtime::UserNamespace {
+        berth_runtime::UserNamespace {
+            uid_map: self.uids.clone(),
+            gid_map: self.gids.clone(),
+        }
+    }
+
     /// The host uid and gid of container root (for the data root's
     /// `<uid>.<gid>` directory, as dockerd names it).
     ///
@@ -99,24 +102,6 @@ impl RemapConfig {
     ///
     /// If `uids` or `gids` does not map container id 0, which never happens
     /// to a config [`RemapConfig::resolve`] returned.
-    /// The mappings as the runtime writes them for each container.
-    pub fn user_namespace(&self) -> berth_runtime::UserNamespace {
-        let map = |ranges: &[IdRange]| {
-            ranges
-                .iter()
-                .map(|r| berth_runtime::IdMapping {
-                    container: r.container,
-                    host: r.host,
-                    size: r.size,
-                })
-                .collect()
-        };
-        berth_runtime::UserNamespace {
-            uid_map: map(&self.uids),
-            gid_map: map(&self.gids),
-        }
-    }
-
     pub fn root_pair(&self) -> (u32, u32) {
         (root_of(&self.uids), root_of(&self.gids))
     }
