@@ -6,10 +6,13 @@
 #  3. 50 idle containers: RSS of each monitor and of the daemon
 #  4. pull of a 200 MB image in 5 gzip layers from a docker-registry on
 #     127.0.0.1, removed before each pull (median of N)
+#  5. files: `run` with a named volume (hyperfine), `cp` of 100 MB in 100
+#     files into a created container and out of it, `commit` of it
+#     (median of N)
 # Both engines get private sockets and roots under $BENCH_DIR; everything is
 # stopped and removed at the end. Results go to stdout as Markdown.
-# BENCH_SECTIONS picks sections by name (run output memory pull; all by
-# default), e.g. BENCH_SECTIONS=pull bash scripts/bench.sh.
+# BENCH_SECTIONS picks sections by name (run output memory pull files; all
+# by default), e.g. BENCH_SECTIONS=pull bash scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 1; }
@@ -18,7 +21,8 @@ RUNS=${RUNS:-20}
 BIG_RUNS=${BIG_RUNS:-5}
 PULL_RUNS=${PULL_RUNS:-5}
 IDLE=${IDLE:-50}
-BENCH_SECTIONS=${BENCH_SECTIONS:-run output memory pull}
+BENCH_SECTIONS=${BENCH_SECTIONS:-run output memory pull files}
+FILES_RUNS=${FILES_RUNS:-5}
 section() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
 
@@ -206,4 +210,43 @@ for i in $(seq "$PULL_RUNS"); do
 done
 bp=$(median <"$BENCH_DIR/berth.pull"); dp=$(median <"$BENCH_DIR/dock.pull")
 echo "| pull of 200 MB in 5 gzip layers from a registry on 127.0.0.1 (median of $PULL_RUNS) | $(ms "$bp") ms | $(ms "$dp") ms | $(ratio "$bp" "$dp") |"
+fi
+
+# 5. files: a named volume's cost at run; 100 MB in 100 files of random
+# bytes copied into a created container and back out; that container
+# committed. The engines take turns.
+if section files; then
+berth volume create benchvol >/dev/null
+dock volume create benchvol >/dev/null
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$BENCH_DIR/volume.json" \
+  "$bin/berth -H unix://$berth_sock run --rm --network none -v benchvol:/data busybox true" \
+  "env DOCKER_HOST=unix://$docker_sock DOCKER_CONFIG=$BENCH_DIR/docker-config docker run --rm --network none -v benchvol:/data busybox true" \
+  >/dev/null
+read -r berth_vol docker_vol < <(python3 -c "
+import json
+r=json.load(open('$BENCH_DIR/volume.json'))['results']
+print(r[0]['median'], r[1]['median'])")
+echo "| \`run --rm --network none -v benchvol:/data busybox true\` (median of $RUNS) | $(ms "$berth_vol") ms | $(ms "$docker_vol") ms | $(ratio "$berth_vol" "$docker_vol") |"
+mkdir -p "$BENCH_DIR/cpsrc"
+for f in $(seq 100); do head -c 1048576 /dev/urandom >"$BENCH_DIR/cpsrc/f$f"; done
+for engine in berth dock; do : >"$BENCH_DIR/$engine.cpin"; : >"$BENCH_DIR/$engine.cpout"; : >"$BENCH_DIR/$engine.commit"; done
+for i in $(seq "$FILES_RUNS"); do
+  for engine in berth dock; do
+    $engine create --name "cp$i" --network none busybox true >/dev/null
+    time_of $engine cp "$BENCH_DIR/cpsrc" "cp$i:/data" >>"$BENCH_DIR/$engine.cpin"
+    time_of $engine cp "cp$i:/data" "$BENCH_DIR/cpout" >>"$BENCH_DIR/$engine.cpout"
+    [ "$(du -sb "$BENCH_DIR/cpout" | cut -f1)" -ge 104857600 ] || { echo "$engine cp out is short" >&2; exit 1; }
+    rm -rf "$BENCH_DIR/cpout"
+    time_of $engine commit "cp$i" "bench:commit$i" >>"$BENCH_DIR/$engine.commit"
+    $engine rm "cp$i" >/dev/null
+    $engine rmi "bench:commit$i" >/dev/null
+  done
+done
+rm -rf "$BENCH_DIR/cpsrc"
+for what in cpin:"\`cp\` of 100 MB in 100 files into a created container" cpout:"\`cp\` of the same out of it" commit:"\`commit\` of that container (a 100 MB layer)"; do
+  b=$(median <"$BENCH_DIR/berth.${what%%:*}"); d=$(median <"$BENCH_DIR/dock.${what%%:*}")
+  echo "| ${what#*:} (median of $FILES_RUNS) | $(ms "$b") ms | $(ms "$d") ms | $(ratio "$b" "$d") |"
+done
+berth volume rm benchvol >/dev/null
+dock volume rm benchvol >/dev/null
 fi
