@@ -7,8 +7,8 @@
 # openssl and apache2-utils (the TLS registry's certificates and bcrypt
 # htpasswd file), skopeo (zstd-recompressed images for the pull tests),
 # libseccomp-dev and pkg-config (crates/seccomp links libseccomp),
-# docker-compose (Debian's, on its own python3-docker), and docker-py +
-# pytest.
+# docker-compose (Debian's, on its own python3-docker), and docker-py,
+# pytest and Testcontainers for Python.
 set -euo pipefail
 
 missing=()
@@ -32,9 +32,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if ! python3 -c 'import docker, pytest' >/dev/null 2>&1; then
-  echo "installing: docker-py, pytest"
-  python3 -m pip install -q --root-user-action=ignore docker pytest
+if ! python3 -c 'import docker, pytest, testcontainers' >/dev/null 2>&1; then
+  echo "installing: docker-py, pytest, testcontainers"
+  python3 -m pip install -q --root-user-action=ignore docker pytest testcontainers==4.15.0
 fi
 # The group whose members may use berthd's socket (dockerd's "docker").
 getent group berth >/dev/null || groupadd --system berth
