@@ -274,3 +274,25 @@ fn load_of_a_corrupt_archive_fails_cleanly_and_the_daemon_keeps_serving() {
         "fine\n"
     );
 }
+
+#[test]
+fn malformed_filters_are_flag_errors_as_with_docker() {
+    let d = Daemon::start();
+    for args in [
+        &["ps", "-f", "bogus"][..],
+        &["images", "-f", "bogus"],
+        &["volume", "ls", "-f", "bogus"],
+        &["network", "ls", "-f", "bogus"],
+        &["volume", "prune", "-f", "--filter", "bogus"],
+        &["network", "prune", "-f", "--filter", "bogus"],
+    ] {
+        let berth = d.berth(args);
+        let docker = d.docker(args);
+        assert_eq!((berth.code, docker.code), (125, 125), "{args:?}");
+        assert_eq!(
+            berth.stderr.lines().next(),
+            docker.stderr.lines().next(),
+            "{args:?}"
+        );
+    }
+}

@@ -71,7 +71,7 @@ pub async fn events(client: &Client, args: EventsArgs) -> anyhow::Result<()> {
     let options = EventsOptions {
         since: timestamp(&args.since)?,
         until: timestamp(&args.until)?,
-        filters: parse_filters(&args.filters)?,
+        filters: parse_filters(&args.filters, "-f, --filter")?,
     };
     let mut stream = client.events(&options).await?;
     while let Some(event) = stream.next().await? {

@@ -100,7 +100,7 @@ pub struct RmiArgs {
 
 /// `berth images`.
 pub async fn images(client: &Client, args: ImagesArgs) -> anyhow::Result<()> {
-    let mut filters = parse_filters(&args.filters)?;
+    let mut filters = parse_filters(&args.filters, "-f, --filter")?;
     if let Some(reference) = &args.reference {
         filters.insert("reference", reference);
     }

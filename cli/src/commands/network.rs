@@ -382,7 +382,7 @@ fn contains(network: IpAddr, prefix: u32, address: IpAddr) -> bool {
 
 /// `network ls`: sorted by name in natural order.
 async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<()> {
-    let filters = parse_filters(&args.filters)?;
+    let filters = parse_filters(&args.filters, "-f, --filter")?;
     // As docker: -q only replaces the default table, not a given template.
     let quiet = args.quiet && matches!(args.format.as_deref(), None | Some("" | "table"));
     let format = ListFormat::parse(args.format.as_deref(), quiet, DEFAULT_FORMAT)?;
@@ -505,7 +505,7 @@ async fn rm(client: &Client, args: RmArgs) -> anyhow::Result<()> {
 /// `network prune`: asks first unless `-f`; a "no" ends quietly with
 /// status 0, as docker's cancelled prune does.
 async fn prune(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
-    let filters = parse_filters(&args.filters)?;
+    let filters = parse_filters(&args.filters, "--filter")?;
     if !args.force && !confirm(PRUNE_WARNING) {
         return Err(StatusError::silent(0).into());
     }

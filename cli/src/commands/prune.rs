@@ -28,7 +28,7 @@ pub struct ImagePruneArgs {
 /// `image prune`: a "no" at the prompt ends quietly with status 0, as
 /// docker's cancelled prune does.
 pub async fn image_prune(client: &Client, args: ImagePruneArgs) -> anyhow::Result<()> {
-    let mut filters = parse_filters(&args.filters)?;
+    let mut filters = parse_filters(&args.filters, "--filter")?;
     filters.insert("dangling", if args.all { "false" } else { "true" });
     let warning = if args.all {
         ALL_WARNING

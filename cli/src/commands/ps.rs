@@ -1,7 +1,7 @@
 //! `berth ps`: the container list, with docker's columns, truncation and
 //! `--format` placeholders.
 
-use super::out;
+use super::{out, StatusError};
 use crate::format::table::ListFormat;
 use crate::format::{ellipsis, go_quote, go_time, short_id, time_ago};
 use berth_api::container::ContainerSummary;
@@ -44,11 +44,18 @@ pub struct PsArgs {
 }
 
 /// Turns repeated `--filter key=value` into the API's filters.
-pub fn parse_filters(values: &[String]) -> anyhow::Result<Filters> {
+pub fn parse_filters(values: &[String], flag: &str) -> anyhow::Result<Filters> {
     let mut filters = Filters::default();
     for value in values {
         let Some((key, val)) = value.split_once('=') else {
-            anyhow::bail!("bad format of filter (expected name=value)");
+            return Err(StatusError {
+                status: 125,
+                message: format!(
+                    "invalid argument {} for \"{flag}\" flag: bad format of filter (expected name=value)",
+                    go_quote(value)
+                ),
+            }
+            .into());
         };
         filters.insert(key.trim().to_lowercase().as_str(), val.trim());
     }
@@ -61,7 +68,7 @@ pub async fn ps(client: &Client, args: PsArgs) -> anyhow::Result<()> {
     let options = ListContainersOptions {
         all: args.all,
         limit: (limit > 0).then_some(limit),
-        filters: parse_filters(&args.filters)?,
+        filters: parse_filters(&args.filters, "-f, --filter")?,
     };
     let format = ListFormat::parse(args.format.as_deref(), args.quiet, DEFAULT_FORMAT)?;
     let containers = client.list_containers(&options).await?;
@@ -417,8 +424,15 @@ fedcba987654   busybox   \"/bin/sh -c 'while t…\"   10 minutes ago   Exited (0
 
     #[test]
     fn filters_need_key_value() {
-        let f = parse_filters(&["status=exited".into(), "name=web".into()]).unwrap();
+        let f =
+            parse_filters(&["status=exited".into(), "name=web".into()], "-f, --filter").unwrap();
         assert_eq!(f.get("status"), ["exited"]);
-        assert!(parse_filters(&["nope".into()]).is_err());
+        let error = parse_filters(&["nope".into()], "--filter").unwrap_err();
+        let error = error.downcast_ref::<StatusError>().unwrap();
+        assert_eq!(error.status, 125);
+        assert_eq!(
+            error.message,
+            "invalid argument \"nope\" for \"--filter\" flag: bad format of filter (expected name=value)"
+        );
     }
 }

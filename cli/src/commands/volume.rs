@@ -145,7 +145,7 @@ fn create_request(args: CreateArgs) -> Result<VolumeCreateRequest, String> {
 
 /// `volume ls`: sorted by name in natural order.
 async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<()> {
-    let filters = parse_filters(&args.filters)?;
+    let filters = parse_filters(&args.filters, "-f, --filter")?;
     let format = list_format(args.format.as_deref(), args.quiet)?;
     let mut volumes = client.list_volumes(&filters).await?.volumes;
     volumes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
@@ -265,7 +265,7 @@ async fn rm(client: &Client, args: RmArgs) -> anyhow::Result<()> {
 /// `volume prune`: asks first unless `-f`; a "no" ends quietly with
 /// status 0, as docker's cancelled prune does.
 async fn prune(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
-    let mut filters = parse_filters(&args.filters)?;
+    let mut filters = parse_filters(&args.filters, "--filter")?;
     let warning = if args.all {
         if !filters.get("all").is_empty() {
             anyhow::bail!("conflicting options: cannot specify both --all and --filter all=1");
