@@ -34,12 +34,7 @@ pub async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
             Err(e) => failures.push(e),
         }
     }
-    print_inspected(&found, template.as_ref())?;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(failures.join("\n"))
-    }
+    print_inspected(&found, template.as_ref(), &failures)
 }
 
 /// Finds `name` as a container, then as an image; errors say

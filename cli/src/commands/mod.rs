@@ -152,10 +152,12 @@ pub fn inspect_template(format: Option<&str>) -> Result<Option<Template>, Status
 }
 
 /// Prints what an inspect command found: one JSON array indented as docker
-/// indents it, or the template once per object.
+/// indents it, or the template once per object; then the failures, one per
+/// line, with status 1.
 pub fn print_inspected(
     found: &[serde_json::Value],
     template: Option<&Template>,
+    failures: &[String],
 ) -> anyhow::Result<()> {
     match template {
         Some(template) => {
@@ -168,7 +170,14 @@ pub fn print_inspected(
         }
         None => out(&format!("{}\n", indented_json(&found))),
     }
-    Ok(())
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(StatusError {
+        status: 1,
+        message: failures.join("\n"),
+    }
+    .into())
 }
 
 /// JSON indented by four spaces, as docker's `inspect` commands print it.

@@ -465,16 +465,7 @@ async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
             Err(e) => failures.push(e.to_string()),
         }
     }
-    print_inspected(&found, template.as_ref())?;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(StatusError {
-            status: 1,
-            message: failures.join("\n"),
-        }
-        .into())
-    }
+    print_inspected(&found, template.as_ref(), &failures)
 }
 
 /// `network rm`: prints each network removed; each failure goes to stderr

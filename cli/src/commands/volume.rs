@@ -233,16 +233,7 @@ async fn inspect(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
             Err(e) => failures.push(e.to_string()),
         }
     }
-    print_inspected(&found, template.as_ref())?;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(StatusError {
-            status: 1,
-            message: failures.join("\n"),
-        }
-        .into())
-    }
+    print_inspected(&found, template.as_ref(), &failures)
 }
 
 /// `volume rm`: prints each volume removed, then the failures, one per

@@ -6,7 +6,7 @@
 
 mod common;
 
-use berth_runtime::{BindMount, ContainerSpec, IdMapping, Propagation, StartReport, UserNamespace};
+use berth_runtime::{BindMount, IdMapping, Propagation, StartReport, UserNamespace};
 use common::Fixture;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::fs;
@@ -17,25 +17,7 @@ use std::path::{Path, PathBuf};
 const EXTRA_APPLETS: &[&str] = &["grep", "ls"];
 
 fn fixture() -> Fixture {
-    let fx = Fixture::new();
-    for applet in EXTRA_APPLETS {
-        let link = fx.lower.join("bin").join(applet);
-        if link.symlink_metadata().is_err() {
-            symlink("busybox", link).unwrap();
-        }
-    }
-    fx
-}
-
-/// `sh -c script` in a container of its own.
-fn shell(fx: &Fixture, script: &str) -> ContainerSpec {
-    fx.spec("c", &["sh", "-c", script])
-}
-
-/// Everything the container printed (both streams) and its exit code.
-fn run_all(fx: &Fixture, spec: &ContainerSpec) -> (i32, String) {
-    let (code, log) = fx.run(spec);
-    (code, log.into_iter().map(|(line, _)| line).collect())
+    Fixture::with_applets(EXTRA_APPLETS)
 }
 
 /// Docker's defaults: read-write, recursive, rprivate.
@@ -137,10 +119,7 @@ fn a_read_write_bind_is_shared_with_the_host_and_leaves_no_mount_behind() {
     let fx = fixture();
     let data = host_dir(&fx, "data");
     fs::write(data.join("from-host"), "host\n").unwrap();
-    let mut spec = shell(
-        &fx,
-        "cat /data/from-host; echo container > /data/from-container",
-    );
+    let mut spec = fx.shell("cat /data/from-host; echo container > /data/from-container");
     spec.mounts = vec![bind(&data, "/data")];
     assert_eq!(fx.output(&spec), "host\n");
     assert_eq!(
@@ -155,8 +134,7 @@ fn a_read_only_bind_refuses_writes_in_it() {
     let fx = fixture();
     let data = host_dir(&fx, "data");
     fs::write(data.join("file"), "kept\n").unwrap();
-    let mut spec = shell(
-        &fx,
+    let mut spec = fx.shell(
         "cat /data/file; touch /data/new; echo changed > /data/file; \
          grep ' /data ' /proc/self/mountinfo",
     );
@@ -164,7 +142,7 @@ fn a_read_only_bind_refuses_writes_in_it() {
         readonly: true,
         ..bind(&data, "/data")
     }];
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_eq!(code, 0, "{output}");
     assert!(output.starts_with("kept\n"), "{output}");
     assert!(
@@ -185,10 +163,7 @@ fn a_read_only_root_leaves_the_binds_their_own_flags() {
     let fx = fixture();
     let rw = host_dir(&fx, "rw");
     let ro = host_dir(&fx, "ro");
-    let mut spec = shell(
-        &fx,
-        "touch /x; touch /rw/x && echo rw-writable; touch /ro/x",
-    );
+    let mut spec = fx.shell("touch /x; touch /rw/x && echo rw-writable; touch /ro/x");
     spec.filesystem.readonly_rootfs = true;
     spec.mounts = vec![
         bind(&rw, "/rw"),
@@ -197,7 +172,7 @@ fn a_read_only_root_leaves_the_binds_their_own_flags() {
             ..bind(&ro, "/ro")
         },
     ];
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_ne!(code, 0, "{output}");
     assert!(
         output.contains("touch: /x: Read-only file system"),
@@ -217,8 +192,7 @@ fn missing_destinations_are_created_a_directory_or_a_file_like_the_source() {
     let data = host_dir(&fx, "data");
     let config = fx.dir.path().join("app.conf");
     fs::write(&config, "setting=1\n").unwrap();
-    let mut spec = shell(
-        &fx,
+    let mut spec = fx.shell(
         "stat -c %F /srv/new/data /etc/app/app.conf; cat /etc/app/app.conf; \
          echo setting=2 >> /etc/app/app.conf",
     );
@@ -264,7 +238,7 @@ fn symlinked_destinations_resolve_inside_the_container() {
         "cat /{escape}/marker /{escape_up}/marker {}/marker",
         host_target.display()
     );
-    let mut spec = shell(&fx, &script);
+    let mut spec = fx.shell(&script);
     spec.mounts = vec![
         bind(&data, &format!("/link/{escape}")),
         bind(&data, &format!("/etc/up/{escape_up}")),
@@ -303,7 +277,7 @@ fn a_new_volume_is_filled_from_the_image_with_modes_owners_and_links() {
     let volume = host_dir(&fx, "volume");
     fs::set_permissions(&volume, fs::Permissions::from_mode(0o700)).unwrap();
 
-    let mut spec = shell(&fx, "cat /etc/a.conf; id -un; echo new > /etc/new");
+    let mut spec = fx.shell("cat /etc/a.conf; id -un; echo new > /etc/new");
     spec.mounts = vec![BindMount {
         copy_up: true,
         ..bind(&volume, "/etc")
@@ -343,7 +317,7 @@ fn a_volume_with_content_is_not_overwritten() {
     let volume = host_dir(&fx, "volume");
     fs::write(volume.join("keep"), "mine\n").unwrap();
     fs::set_permissions(&volume, fs::Permissions::from_mode(0o700)).unwrap();
-    let mut spec = shell(&fx, "ls /etc");
+    let mut spec = fx.shell("ls /etc");
     spec.mounts = vec![BindMount {
         copy_up: true,
         ..bind(&volume, "/etc")
@@ -359,7 +333,7 @@ fn a_volume_where_the_image_has_nothing_stays_empty() {
     let fx = fixture();
     let volume = host_dir(&fx, "volume");
     fs::set_permissions(&volume, fs::Permissions::from_mode(0o700)).unwrap();
-    let mut spec = shell(&fx, "ls -A /data");
+    let mut spec = fx.shell("ls -A /data");
     spec.mounts = vec![BindMount {
         copy_up: true,
         ..bind(&volume, "/data")
@@ -374,7 +348,7 @@ fn a_read_only_volume_is_filled_then_read_only() {
     let fx = fixture();
     let volume = host_dir(&fx, "volume");
     let elsewhere = host_dir(&fx, "elsewhere");
-    let mut spec = shell(&fx, "cat /etc/group; touch /etc/x; touch /data/x");
+    let mut spec = fx.shell("cat /etc/group; touch /etc/x; touch /data/x");
     let read_only_volume = |source: &Path, destination: &str| BindMount {
         copy_up: true,
         readonly: true,
@@ -384,7 +358,7 @@ fn a_read_only_volume_is_filled_then_read_only() {
         read_only_volume(&volume, "/etc"),
         read_only_volume(&elsewhere, "/data"),
     ];
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_ne!(code, 0, "{output}");
     assert!(output.starts_with("root:x:0:\n"), "{output}");
     for path in ["/etc/x", "/data/x"] {
@@ -406,10 +380,8 @@ fn only_a_recursive_bind_brings_the_submounts_read_only_with_it() {
         let sub = host_dir(&fx, "source/sub");
         let _tmpfs = Mounted::tmpfs(&sub);
         fs::write(sub.join("in-submount"), "").unwrap();
-        let mut spec = shell(
-            &fx,
-            "ls /r/sub; echo -; ls /n/sub; echo -; ls /ro/sub; touch /ro/sub/x",
-        );
+        let mut spec =
+            fx.shell("ls /r/sub; echo -; ls /n/sub; echo -; ls /ro/sub; touch /ro/sub/x");
         spec.mounts = vec![
             bind(&source, "/r"),
             BindMount {
@@ -421,7 +393,7 @@ fn only_a_recursive_bind_brings_the_submounts_read_only_with_it() {
                 ..bind(&source, "/ro")
             },
         ];
-        let (code, output) = run_all(&fx, &spec);
+        let (code, output) = fx.run_all(&spec);
         assert_ne!(code, 0, "{output}");
         assert!(
             output.starts_with("in-submount\n-\n-\nin-submount\n"),
@@ -520,7 +492,7 @@ fn binds_work_in_a_user_namespace_and_keep_their_flags() {
     let ro = host_dir(&fx, "ro");
     std::os::unix::fs::chown(&rw, Some(HOST_ROOT), Some(HOST_ROOT)).unwrap();
     std::os::unix::fs::chown(&ro, Some(HOST_ROOT), Some(HOST_ROOT)).unwrap();
-    let mut spec = shell(&fx, "touch /rw/made && echo made; touch /ro/x");
+    let mut spec = fx.shell("touch /rw/made && echo made; touch /ro/x");
     spec.user_namespace = Some(UserNamespace {
         uid_map: map.clone(),
         gid_map: map,
@@ -533,7 +505,7 @@ fn binds_work_in_a_user_namespace_and_keep_their_flags() {
             ..bind(&ro, "/ro")
         },
     ];
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_ne!(code, 0, "{output}");
     assert!(output.starts_with("made\n"), "{output}");
     assert!(

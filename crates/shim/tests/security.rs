@@ -9,7 +9,6 @@ use berth_runtime::{
     all_capabilities, ContainerSpec, DeviceNode, FileBind, Rlimit, StartReport, TmpfsMount,
 };
 use common::Fixture;
-use std::os::unix::fs::symlink;
 
 /// Applets these tests use beyond the fixture's own.
 const EXTRA_APPLETS: &[&str] = &["grep", "df", "mount", "ls"];
@@ -18,25 +17,7 @@ const EXTRA_APPLETS: &[&str] = &["grep", "df", "mount", "ls"];
 const DEFAULT_CAPS: &str = "00000000a80425fb";
 
 fn fixture() -> Fixture {
-    let fx = Fixture::new();
-    for applet in EXTRA_APPLETS {
-        let link = fx.lower.join("bin").join(applet);
-        if link.symlink_metadata().is_err() {
-            symlink("busybox", link).unwrap();
-        }
-    }
-    fx
-}
-
-/// `sh -c script` in a container of its own.
-fn shell(fx: &Fixture, script: &str) -> ContainerSpec {
-    fx.spec("c", &["sh", "-c", script])
-}
-
-/// Everything the container printed (both streams) and its exit code.
-fn run_all(fx: &Fixture, spec: &ContainerSpec) -> (i32, String) {
-    let (code, log) = fx.run(spec);
-    (code, log.into_iter().map(|(line, _)| line).collect())
+    Fixture::with_applets(EXTRA_APPLETS)
 }
 
 /// The `Cap*` lines of /proc/self/status as "Inh Prm Eff Bnd Amb".
@@ -59,7 +40,7 @@ fn own_status(field: &str) -> String {
 #[test]
 fn root_gets_dockers_default_capabilities_and_nothing_inheritable() {
     let fx = fixture();
-    let spec = shell(&fx, "");
+    let spec = fx.shell("");
     assert_eq!(
         capability_masks(&fx, spec),
         format!("0000000000000000 {DEFAULT_CAPS} {DEFAULT_CAPS} {DEFAULT_CAPS} 0000000000000000")
@@ -70,7 +51,7 @@ fn root_gets_dockers_default_capabilities_and_nothing_inheritable() {
 fn another_user_keeps_only_the_bounding_set() {
     let fx = fixture();
     for user in ["app", "1000:1000", "4242"] {
-        let mut spec = shell(&fx, "");
+        let mut spec = fx.shell("");
         spec.process.user = user.into();
         assert_eq!(
             capability_masks(&fx, spec),
@@ -78,7 +59,7 @@ fn another_user_keeps_only_the_bounding_set() {
             "{user}"
         );
     }
-    let mut spec = shell(&fx, "");
+    let mut spec = fx.shell("");
     spec.process.user = "0:1000".into();
     assert!(capability_masks(&fx, spec).starts_with(&format!("0000000000000000 {DEFAULT_CAPS}")));
 }
@@ -86,7 +67,7 @@ fn another_user_keeps_only_the_bounding_set() {
 #[test]
 fn the_capability_list_is_the_bounding_permitted_and_effective_set() {
     let fx = fixture();
-    let mut spec = shell(&fx, "");
+    let mut spec = fx.shell("");
     spec.security.capabilities = vec!["CAP_KILL".into(), "CAP_NET_ADMIN".into()];
     let kill_net_admin = format!("{:016x}", 1u64 << 5 | 1 << 12);
     assert_eq!(
@@ -95,7 +76,7 @@ fn the_capability_list_is_the_bounding_permitted_and_effective_set() {
             "0000000000000000 {kill_net_admin} {kill_net_admin} {kill_net_admin} 0000000000000000"
         )
     );
-    let mut spec = shell(&fx, "");
+    let mut spec = fx.shell("");
     spec.security.capabilities.clear();
     assert_eq!(
         capability_masks(&fx, spec),
@@ -106,7 +87,7 @@ fn the_capability_list_is_the_bounding_permitted_and_effective_set() {
 #[test]
 fn every_capability_is_the_hosts_bounding_set_and_no_more() {
     let fx = fixture();
-    let mut spec = shell(&fx, "");
+    let mut spec = fx.shell("");
     spec.security.capabilities = all_capabilities();
     let host = own_status("CapBnd");
     assert_eq!(
@@ -119,11 +100,11 @@ fn every_capability_is_the_hosts_bounding_set_and_no_more() {
 fn dropped_capabilities_really_are_gone() {
     let fx = fixture();
     // CAP_CHOWN is a default: chown to another user works.
-    let spec = shell(&fx, "touch /f && chown 1000 /f && stat -c %u /f");
+    let spec = fx.shell("touch /f && chown 1000 /f && stat -c %u /f");
     assert_eq!(fx.output(&spec), "1000\n");
-    let mut spec = shell(&fx, "touch /f && chown 1000 /f");
+    let mut spec = fx.shell("touch /f && chown 1000 /f");
     spec.security.capabilities.retain(|c| c != "CAP_CHOWN");
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_eq!(code, 1, "{output}");
     assert!(output.contains("Operation not permitted"), "{output}");
 }
@@ -131,9 +112,9 @@ fn dropped_capabilities_really_are_gone() {
 #[test]
 fn no_new_privileges_is_set_only_when_asked() {
     let fx = fixture();
-    let spec = shell(&fx, "grep ^NoNewPrivs /proc/self/status");
+    let spec = fx.shell("grep ^NoNewPrivs /proc/self/status");
     assert_eq!(fx.output(&spec), "NoNewPrivs:\t0\n");
-    let mut spec = shell(&fx, "grep ^NoNewPrivs /proc/self/status");
+    let mut spec = fx.shell("grep ^NoNewPrivs /proc/self/status");
     spec.security.no_new_privileges = true;
     assert_eq!(fx.output(&spec), "NoNewPrivs:\t1\n");
 }
@@ -143,13 +124,10 @@ fn no_new_privileges_is_set_only_when_asked() {
 fn the_seccomp_filter_is_loaded_with_or_without_no_new_privileges() {
     let fx = fixture();
     for no_new_privileges in [false, true] {
-        let mut spec = shell(
-            &fx,
-            "grep ^Seccomp: /proc/self/status; touch /ok; mkdir /denied",
-        );
+        let mut spec = fx.shell("grep ^Seccomp: /proc/self/status; touch /ok; mkdir /denied");
         spec.security.seccomp = Some(common::deny_mkdir_filter());
         spec.security.no_new_privileges = no_new_privileges;
-        let (code, output) = run_all(&fx, &spec);
+        let (code, output) = fx.run_all(&spec);
         assert_eq!(code, 1, "{output}");
         assert!(output.starts_with("Seccomp:\t2\n"), "{output}");
         assert!(
@@ -157,14 +135,14 @@ fn the_seccomp_filter_is_loaded_with_or_without_no_new_privileges() {
             "{output}"
         );
     }
-    let spec = shell(&fx, "grep ^Seccomp: /proc/self/status; mkdir /allowed");
+    let spec = fx.shell("grep ^Seccomp: /proc/self/status; mkdir /allowed");
     assert_eq!(fx.output(&spec), "Seccomp:\t0\n");
 }
 
 #[test]
 fn a_malformed_filter_fails_the_start() {
     let fx = fixture();
-    let mut spec = shell(&fx, "true");
+    let mut spec = fx.shell("true");
     spec.security.seccomp = Some(vec![0; 12]);
     match fx.launch(&spec) {
         StartReport::Failed { message, exit_code } => {
@@ -181,10 +159,8 @@ fn a_malformed_filter_fails_the_start() {
 #[test]
 fn rlimits_oom_score_and_extra_groups_apply() {
     let fx = fixture();
-    let mut spec = shell(
-        &fx,
-        "ulimit -n; ulimit -Hn; ulimit -Hc; cat /proc/self/oom_score_adj; id -G",
-    );
+    let mut spec =
+        fx.shell("ulimit -n; ulimit -Hn; ulimit -Hc; cat /proc/self/oom_score_adj; id -G");
     spec.security.rlimits = vec![
         Rlimit {
             name: "nofile".into(),
@@ -201,7 +177,7 @@ fn rlimits_oom_score_and_extra_groups_apply() {
     spec.security.additional_groups = vec!["devs".into(), "777".into()];
     assert_eq!(fx.output(&spec), "100\n200\n0\n500\n0 777 2000\n");
     // A user keeps its own supplementary groups and gets the extra ones.
-    let mut as_app = shell(&fx, "id -G");
+    let mut as_app = fx.shell("id -G");
     as_app.process.user = "app".into();
     as_app.security = spec.security.clone();
     assert_eq!(fx.output(&as_app), "1000 777 2000\n");
@@ -210,7 +186,7 @@ fn rlimits_oom_score_and_extra_groups_apply() {
 #[test]
 fn without_rlimits_the_monitors_own_are_inherited() {
     let fx = fixture();
-    let spec = shell(&fx, "ulimit -n; ulimit -Hn");
+    let spec = fx.shell("ulimit -n; ulimit -Hn");
     let mut own = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -226,7 +202,7 @@ fn without_rlimits_the_monitors_own_are_inherited() {
 #[test]
 fn an_unknown_extra_group_fails_with_dockers_message() {
     let fx = fixture();
-    let mut spec = shell(&fx, "true");
+    let mut spec = fx.shell("true");
     spec.security.additional_groups = vec!["nosuch".into()];
     assert_eq!(
         fx.launch(&spec),
@@ -251,8 +227,7 @@ fn mounts(output: &str) -> Vec<(String, String)> {
 #[test]
 fn masked_paths_hide_files_and_directories_that_exist() {
     let fx = fixture();
-    let spec = shell(
-        &fx,
+    let spec = fx.shell(
         "cat /proc/mounts; echo interrupts=$(wc -c < /proc/interrupts); \
          echo acpi=$(ls /proc/acpi | wc -l); echo firmware=$(ls /sys/firmware | wc -l)",
     );
@@ -279,12 +254,11 @@ fn masked_paths_hide_files_and_directories_that_exist() {
 #[test]
 fn readonly_paths_and_sys_are_read_only() {
     let fx = fixture();
-    let spec = shell(
-        &fx,
+    let spec = fx.shell(
         "cat /proc/mounts; echo x > /proc/sys/kernel/hostname; touch /sys/x; \
          mkdir /sys/fs/cgroup/x; echo done",
     );
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_eq!(code, 0, "{output}");
     assert!(
         output.contains("can't create /proc/sys/kernel/hostname: Read-only file system"),
@@ -310,8 +284,7 @@ fn readonly_paths_and_sys_are_read_only() {
 #[test]
 fn privileged_has_no_masks_and_writable_sys_and_proc_sys() {
     let fx = fixture();
-    let mut spec = shell(
-        &fx,
+    let mut spec = fx.shell(
         "echo changed > /proc/sys/kernel/hostname && hostname; \
          echo interrupts=$(wc -c < /proc/interrupts | tr -d ' '); grep ' /sys ' /proc/mounts",
     );
@@ -328,7 +301,7 @@ fn privileged_has_no_masks_and_writable_sys_and_proc_sys() {
 #[test]
 fn masking_refuses_a_dev_null_that_is_not_the_null_device() {
     let fx = fixture();
-    let mut spec = shell(&fx, "true");
+    let mut spec = fx.shell("true");
     // A tmpfs hides the standard /dev; the device node put in its place
     // is /dev/zero's.
     spec.filesystem.tmpfs = vec![TmpfsMount {
@@ -358,9 +331,7 @@ fn read_only_root_keeps_dev_proc_tmpfs_and_the_workdir() {
     let fx = fixture();
     let hosts = fx.dir.path().join("hosts");
     std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
-    let mut spec = shell(
-        &fx,
-        "pwd; touch /x; touch /etc/hosts; touch /dev/x /dev/shm/x /run/x /run/lock/y && echo writable; \
+    let mut spec = fx.shell("pwd; touch /x; touch /etc/hosts; touch /dev/x /dev/shm/x /run/x /run/lock/y && echo writable; \
          grep -E ' (/|/run|/run/lock|/etc/hosts) ' /proc/mounts; stat -c %a /run; df -k /run | tail -1",
     );
     spec.process.cwd = "/srv/work".into();
@@ -379,7 +350,7 @@ fn read_only_root_keeps_dev_proc_tmpfs_and_the_workdir() {
             options: berth_runtime::tmpfs_options("exec").unwrap(),
         },
     ];
-    let (code, output) = run_all(&fx, &spec);
+    let (code, output) = fx.run_all(&spec);
     assert_eq!(code, 0, "{output}");
     assert!(output.starts_with("/srv/work\n"), "{output}");
     assert!(
@@ -422,9 +393,7 @@ fn extra_device_nodes_are_created_with_mode_and_owner() {
         uid: 1000,
         gid: 2000,
     };
-    let mut spec = shell(
-        &fx,
-        "stat -c '%n %F %a %u %g %t,%T' /dev/sub/mynull /mydisk /dev/null; echo hi > /dev/sub/mynull",
+    let mut spec = fx.shell("stat -c '%n %F %a %u %g %t,%T' /dev/sub/mynull /mydisk /dev/null; echo hi > /dev/sub/mynull",
     );
     spec.devices = vec![
         spec_device("/dev/sub/mynull", 'c', 3),

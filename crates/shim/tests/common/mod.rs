@@ -174,6 +174,29 @@ impl Fixture {
         (status.exit_code, read_log(spec))
     }
 
+    /// A fixture whose busybox also answers to `applets` (links to it).
+    pub fn with_applets(applets: &[&str]) -> Fixture {
+        let fx = Fixture::new();
+        for applet in applets {
+            let link = fx.lower.join("bin").join(applet);
+            if link.symlink_metadata().is_err() {
+                symlink("busybox", link).unwrap();
+            }
+        }
+        fx
+    }
+
+    /// `sh -c script` in a container of its own.
+    pub fn shell(&self, script: &str) -> ContainerSpec {
+        self.spec("c", &["sh", "-c", script])
+    }
+
+    /// Everything the container printed (both streams) and its exit code.
+    pub fn run_all(&self, spec: &ContainerSpec) -> (i32, String) {
+        let (code, log) = self.run(spec);
+        (code, log.into_iter().map(|(line, _)| line).collect())
+    }
+
     /// Stdout of a container that must exit 0 and write nothing to stderr.
     pub fn output(&self, spec: &ContainerSpec) -> String {
         let (code, log) = self.run(spec);
