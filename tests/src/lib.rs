@@ -204,6 +204,12 @@ impl Daemon {
     /// Starts a daemon with an empty data root and these extra berthd flags
     /// (`--certs-dir DIR`, `--registry-mirror URL`, ...).
     pub fn start_with_args(args: &[&str]) -> Daemon {
+        Daemon::start_prepared(args, |_| {})
+    }
+
+    /// Starts a daemon with these extra flags on a data root that
+    /// `prepare` has been given first (an empty directory).
+    pub fn start_prepared(args: &[&str], prepare: impl FnOnce(&Path)) -> Daemon {
         // Monitors that outlive a killed daemon are re-parented to us, so we
         // can reap them by pid instead of leaving zombies to the host's init.
         SUBREAPER.get_or_init(|| {
@@ -211,7 +217,8 @@ impl Daemon {
         });
         let root =
             std::env::temp_dir().join(format!("berth-test-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        prepare(&root.join("data"));
         let mut daemon = Daemon {
             socket: root.join("berth.sock"),
             root,

@@ -49,10 +49,45 @@ fn words(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Whether this kernel's overlayfs takes idmapped layers (5.19 and later).
+fn kernel_idmaps_overlay_layers() -> bool {
+    let release = nix::sys::utsname::uname().unwrap();
+    let mut numbers = release
+        .release()
+        .to_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (numbers.next().unwrap(), numbers.next().unwrap()) >= (5, 19)
+}
+
 #[test]
 fn remapped_containers_run_as_an_unprivileged_host_id() {
     let _user = RemapUser::before_daemon();
-    let d = Daemon::start_with_args(&["--userns-remap", "default"]);
+    // A new store, idmapped where the kernel allows it; then a store that
+    // a berthd of shifted layers made (its choice written beforehand).
+    let expected = if kernel_idmaps_overlay_layers() {
+        "idmapped"
+    } else {
+        "shifted"
+    };
+    remapped_daemon_runs_containers(|_| {}, expected);
+    // The first daemon made the remap user and its ranges.
+    remapped_daemon_runs_containers(
+        |data| {
+            let (uid, gid) = (first_range("/etc/subuid").0, first_range("/etc/subgid").0);
+            let image = data.join(format!("{uid}.{gid}/image"));
+            std::fs::create_dir_all(&image).unwrap();
+            std::fs::write(image.join("layer-owners"), "shifted").unwrap();
+        },
+        "shifted",
+    );
+}
+
+/// Runs the remapped checks on a daemon whose data root `prepare` made,
+/// whose layers must be `layers` ("idmapped" or "shifted").
+fn remapped_daemon_runs_containers(prepare: impl FnOnce(&std::path::Path), layers: &str) {
+    let d = Daemon::start_prepared(&["--userns-remap", "default"], prepare);
     let (uid, uid_count) = first_range("/etc/subuid");
     let (gid, _) = first_range("/etc/subgid");
     let (archive, _) = busybox_fixture();
@@ -70,18 +105,23 @@ fn remapped_containers_run_as_an_unprivileged_host_id() {
     assert!(info.contains("name=userns"), "{info}");
     let root_dir = info.split_whitespace().nth(1).unwrap().to_string();
     assert!(root_dir.ends_with(&format!("/{uid}.{gid}")), "{info}");
-    // The image's files belong to the mapped root on the host.
+    // The image's files keep the image's ids on the host (idmapped when
+    // mounted) or belong to the mapped root (shifted when unpacked).
+    let choice = std::fs::read_to_string(format!("{root_dir}/image/layer-owners")).unwrap();
+    assert_eq!(choice, layers);
     let busybox = std::fs::read_dir(format!("{root_dir}/image/layers"))
         .unwrap()
         .map(|e| e.unwrap().path().join("bin/busybox"))
         .find(|p| p.exists())
         .expect("an unpacked busybox layer");
-    assert_eq!(std::fs::metadata(&busybox).unwrap().uid(), uid);
+    let owner = if layers == "idmapped" { 0 } else { uid };
+    assert_eq!(std::fs::metadata(&busybox).unwrap().uid(), owner);
 
     // Inside: root, Docker's capabilities, the maps, a writable `/` and
     // /etc/hosts, low ports.
     let script = "cat /proc/self/uid_map /proc/self/gid_map; id -u; \
-                  grep ^CapEff /proc/self/status; touch /made && echo made; \
+                  grep ^CapEff /proc/self/status; stat -c %u:%g /bin/busybox; \
+                  touch /made && echo made; \
                   echo '127.0.0.2 extra' >> /etc/hosts && echo hosts; \
                   timeout 1 nc -l -p 80; echo nc=$?";
     let out = d
@@ -103,9 +143,11 @@ fn remapped_containers_run_as_an_unprivileged_host_id() {
     assert_eq!(lines[1][..2], ["0".to_string(), gid.to_string()], "{out}");
     assert_eq!(lines[2], ["0"], "{out}");
     assert_eq!(lines[3], ["CapEff:", "00000000a80425fb"], "{out}");
-    assert_eq!(lines[4..6], [["made"], ["hosts"]], "{out}");
+    // The image's root owns its files inside, either way.
+    assert_eq!(lines[4], ["0:0"], "{out}");
+    assert_eq!(lines[5..7], [["made"], ["hosts"]], "{out}");
     // Killed by timeout while listening (143), not refused the port (1).
-    assert_eq!(lines[6], ["nc=143"], "{out}");
+    assert_eq!(lines[7], ["nc=143"], "{out}");
 
     // A running container's processes are the mapped ids on the host, and
     // an exec joins its user namespace.
@@ -149,12 +191,18 @@ fn remapped_containers_run_as_an_unprivileged_host_id() {
             "--network",
             "host",
             "busybox",
-            "cat",
-            "/proc/self/uid_map",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; stat -c %u /bin/busybox",
         ])
         .ok()
         .stdout;
-    assert_eq!(words(&out), [["0", "0", "4294967295"]]);
+    // Its layers are not idmapped: it sees the ids they hold.
+    let owner = owner.to_string();
+    assert_eq!(
+        words(&out),
+        [vec!["0", "0", "4294967295"], vec![owner.as_str()]]
+    );
 
     // What a user namespace cannot share: refused, nothing created.
     for (flags, message) in [

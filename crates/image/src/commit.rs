@@ -21,6 +21,7 @@ use crate::config::{History, ImageConfig, RootFs, RunConfig};
 use crate::digest::chain_id;
 use crate::error::{ImageError, IoContext};
 use crate::fsat::open_dir_path;
+use crate::idmap::IdMaps;
 use crate::lower::LowerView;
 use crate::reference::tag_target;
 use crate::store::ImageStore;
@@ -37,6 +38,9 @@ const INHERITED: [&str; 3] = ["variant", "os.version", "os.features"];
 pub struct Commit<'a> {
     /// The container's overlay upper directory.
     pub upper: &'a Path,
+    /// How its owners map back to the container's ids (the remapped ids of
+    /// a container that had them).
+    pub maps: &'a IdMaps,
     /// The container's image, whose layers lie under the upper directory.
     pub image: &'a str,
     /// The new image's config.
@@ -145,7 +149,7 @@ impl ImageStore {
         let mut tar = TreeTar::new(
             BufWriter::new(out),
             TreeOptions {
-                maps: self.layers.id_maps(),
+                maps: commit.maps,
                 whiteouts: true,
                 skip: Some(&skip),
             },
@@ -170,9 +174,16 @@ mod tests {
     use crate::testutil::{new_store, rootfs};
     use std::fs;
 
+    /// The maps of a container without a user namespace of its own.
+    static HOST_IDS: IdMaps = IdMaps {
+        uids: Vec::new(),
+        gids: Vec::new(),
+    };
+
     fn commit_of<'a>(upper: &'a Path, image: &'a str, tag: Option<&'a str>) -> Commit<'a> {
         Commit {
             upper,
+            maps: &HOST_IDS,
             image,
             config: RunConfig {
                 cmd: Some(vec!["cat".into(), "/x".into()]),

@@ -60,11 +60,6 @@ impl LayerStore {
         Ok(LayerStore { dir, id_maps })
     }
 
-    /// How layer owners are shifted into the host's ids.
-    pub(crate) fn id_maps(&self) -> &IdMaps {
-        &self.id_maps
-    }
-
     /// The unpacked directory of a layer.
     pub(crate) fn dir_of(&self, chain_id: &str) -> PathBuf {
         self.dir

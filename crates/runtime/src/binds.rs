@@ -27,6 +27,10 @@
 //! read-only.
 
 use crate::failure::StartFailure;
+use crate::mount_api::{
+    mount_setattr, move_mount, open_tree, MountAttr, AT_EMPTY_PATH, AT_RECURSIVE,
+    MOUNT_ATTR_RDONLY, MS_PRIVATE, MS_SHARED, MS_SLAVE, OPEN_TREE_CLONE,
+};
 use crate::spec::{BindMount, FileBind, Propagation};
 use nix::dir::Dir;
 use nix::errno::Errno;
@@ -45,18 +49,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-// Kernel ABI of the new mount API (linux/mount.h), not in `libc`.
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-/// The propagation types mount_setattr(2) takes (mount(2)'s `MS_*` bits).
-const MS_PRIVATE: u64 = 1 << 18;
-const MS_SLAVE: u64 = 1 << 19;
-const MS_SHARED: u64 = 1 << 20;
-const AT_EMPTY_PATH: libc::c_uint = libc::AT_EMPTY_PATH as libc::c_uint;
-const AT_RECURSIVE: libc::c_uint = libc::AT_RECURSIVE as libc::c_uint;
 /// Symlinks followed before giving up with ELOOP, as the kernel does.
 const MAX_SYMLINKS: usize = 40;
 /// How often a lookup inside a root that the kernel could not vouch for
@@ -67,17 +59,6 @@ const READ_DIR: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
-
-/// `struct mount_attr` of mount_setattr(2), its first version
-/// (`MOUNT_ATTR_SIZE_VER0`).
-#[repr(C)]
-#[derive(Default)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 /// A file bind's source, cloned before the pivot and waiting to be attached.
 pub(crate) struct DetachedFile<'a> {
@@ -603,69 +584,6 @@ fn create_file_at(dir: &OwnedFd, name: &CStr) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `open_tree(dirfd, path, flags)`: with `OPEN_TREE_CLONE`, a detached copy
-/// of the mount at `path` (relative to `dirfd`).
-fn open_tree(dirfd: RawFd, path: &CStr, flags: libc::c_uint) -> Result<OwnedFd, Errno> {
-    // SAFETY: `path` is NUL-terminated and outlives the call; open_tree
-    // does not keep the pointer.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            dirfd,
-            path.as_ptr(),
-            OPEN_TREE_CLOEXEC | flags,
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: open_tree returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// Attaches the detached mount `tree` on `target` (on top of whatever is
-/// mounted there already).
-fn move_mount(tree: &OwnedFd, target: BorrowedFd<'_>) -> Result<(), Errno> {
-    // SAFETY: both paths are NUL-terminated and outlive the call; both
-    // descriptors are open; move_mount keeps no pointers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            target.as_raw_fd(),
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
-}
-
-/// `mount_setattr(tree, "", AT_EMPTY_PATH, attr)` on the mount `tree`
-/// (detached or attached), with its submounts when `recursive`.
-fn mount_setattr(tree: &OwnedFd, recursive: bool, attr: &MountAttr) -> Result<(), Errno> {
-    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: the path is NUL-terminated, `attr` is a valid mount_attr of
-    // the size passed; mount_setattr keeps no pointers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,11 +612,6 @@ mod tests {
                 "{propagation:?}"
             );
         }
-    }
-
-    #[test]
-    fn mount_attr_is_the_kernels_first_version() {
-        assert_eq!(std::mem::size_of::<MountAttr>(), 32);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::lockdown::Lockdown;
 use crate::net;
 use crate::pty;
 use crate::rootfs;
-use crate::spawn::{ChildIo, InitStdio};
+use crate::spawn::{ChildIo, InitStdio, UsernsSetup};
 use crate::spec::{ContainerSpec, NetworkNamespace, ProcessSpec};
 use crate::user::{self, ExecUser};
 use crate::userns;
@@ -63,15 +63,16 @@ pub(crate) fn wait_for_go(go: OwnedFd) {
 /// `cgroup_namespace`: unshare the cgroup namespace first (it was left out
 /// of the clone so that it is rooted at the cgroups the monitor put us in).
 /// `netns`: a network namespace to join before anything is mounted.
-/// `userns_sync`: with a user namespace, the socket to ask the monitor for
-/// its id maps on ([`crate::userns`]).
+/// `userns`: with a user namespace, the socket to ask the monitor for its
+/// id maps on ([`crate::userns`]), and for idmapped layers a namespace with
+/// those maps already.
 pub(crate) fn run(
     spec: &ContainerSpec,
     io: ChildIo<'_>,
     error_pipe: OwnedFd,
     cgroup_namespace: bool,
     netns: Option<OwnedFd>,
-    userns_sync: Option<OwnedFd>,
+    userns: UsernsSetup,
 ) -> ! {
     let started = panic::catch_unwind(AssertUnwindSafe(|| {
         if cgroup_namespace {
@@ -82,7 +83,7 @@ pub(crate) fn run(
             nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
                 .map_err(|e| StartFailure::sys("joining the network namespace", e))?;
         }
-        start(spec, io, userns_sync)
+        start(spec, io, userns)
     }));
     let failure = match started {
         Ok(Err(failure)) => failure,
@@ -102,7 +103,7 @@ pub(crate) fn run(
 fn start(
     spec: &ContainerSpec,
     io: ChildIo<'_>,
-    userns_sync: Option<OwnedFd>,
+    userns: UsernsSetup,
 ) -> Result<Infallible, StartFailure> {
     let process = &spec.process;
     let console_socket = match io {
@@ -120,7 +121,8 @@ fn start(
     if spec.network != NetworkNamespace::Host {
         net::set_default_sysctls()?;
     }
-    rootfs::build(spec)?;
+    rootfs::build(spec, userns.idmap.as_ref().map(AsFd::as_fd))?;
+    drop(userns.idmap);
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| StartFailure::sys(format!("setting hostname {:?}", spec.hostname), e))?;
     if spec.network == NetworkNamespace::New {
@@ -138,7 +140,7 @@ fn start(
         rootfs::make_root_readonly(&spec.file_binds)?;
     }
     lockdown.set_limits()?;
-    if let Some(sync) = userns_sync {
+    if let Some(sync) = userns.sync {
         userns::enter_new(sync)?;
     }
     if let Some(socket) = console_socket {

@@ -23,8 +23,10 @@ mod init;
 mod join;
 mod launch;
 mod lockdown;
+mod mount_api;
 mod mount_options;
 mod net;
+mod overlay;
 pub mod pty;
 mod rootfs;
 mod spawn;
@@ -44,9 +46,11 @@ pub use exec_spec::ExecSpec;
 pub use join::JoinTarget;
 pub use launch::{launch, read_exit_status, shim_alive, SHIM_NAME, SYNC_FD};
 pub use mount_options::tmpfs_options;
+pub use overlay::{idmap_layers, overlay_options};
 pub use spawn::{spawn_init, InitIo, InitOutcome, InitStdio};
 pub use spec::{
     BindMount, ContainerSpec, DeviceNode, ExitStatus, FileBind, FilesystemSpec, IdMapping,
     NetworkNamespace, ProcessSpec, Propagation, Rlimit, RootfsSpec, SecuritySpec, StartReport,
     TmpfsMount, UserNamespace, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
 };
+pub use userns::mapped_user_namespace;

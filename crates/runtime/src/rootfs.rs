@@ -21,6 +21,7 @@
 use crate::binds;
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
 use crate::mount_options;
+use crate::overlay;
 use crate::spec::{ContainerSpec, DeviceNode, FileBind, RootfsSpec, TmpfsMount, UserNamespace};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
@@ -31,12 +32,9 @@ use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{fchownat, Gid, Uid};
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
-
-/// Longest option string the kernel takes in one mount(2) call (one page, with its NUL).
-const MAX_MOUNT_DATA: usize = 4095;
 
 /// The `tty` group, owner of the container's terminals.
 const TTY_GID: u32 = 5;
@@ -74,8 +72,12 @@ struct PseudoMount {
 /// Builds the container's root and makes it the process's `/`: the overlay,
 /// the pivot, the pseudo-filesystems, tmpfs mounts, bind mounts, file
 /// binds, device nodes, masked and read-only paths. Must run in a fresh
-/// mount namespace.
-pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
+/// mount namespace. `idmap`: the user namespace whose maps the layers get
+/// ([`RootfsSpec::idmapped`]).
+pub(crate) fn build(
+    spec: &ContainerSpec,
+    idmap: Option<BorrowedFd<'_>>,
+) -> Result<(), StartFailure> {
     mount(
         None::<&str>,
         "/",
@@ -87,6 +89,10 @@ pub(crate) fn build(spec: &ContainerSpec) -> Result<(), StartFailure> {
 
     let target = &spec.rootfs.target;
     let options = overlay_options(&spec.rootfs)?;
+    if let Some(userns) = idmap {
+        overlay::idmap_layers(&spec.rootfs.lower, userns)
+            .map_err(|e| StartFailure::new(e.to_string(), EXIT_SETUP_FAILED))?;
+    }
     mount(
         Some("overlay"),
         target,
@@ -137,8 +143,8 @@ pub(crate) fn make_root_readonly(file_binds: &[FileBind]) -> Result<(), StartFai
     })
 }
 
-/// `lowerdir=...,upperdir=...,workdir=...`, refusing paths overlayfs cannot
-/// take in its option string.
+/// The overlay's options for the container's root: its layers, upper and
+/// work directories.
 fn overlay_options(rootfs: &RootfsSpec) -> Result<String, StartFailure> {
     if rootfs.lower.is_empty() {
         return Err(StartFailure::new(
@@ -146,40 +152,8 @@ fn overlay_options(rootfs: &RootfsSpec) -> Result<String, StartFailure> {
             EXIT_SETUP_FAILED,
         ));
     }
-    let path_str = |path: &Path| -> Result<String, StartFailure> {
-        match path.to_str() {
-            Some(s) if !s.contains([',', ':']) => Ok(s.to_owned()),
-            _ => Err(StartFailure::new(
-                format!(
-                    "overlay layer path {} must be UTF-8 without ',' or ':'",
-                    path.display()
-                ),
-                EXIT_SETUP_FAILED,
-            )),
-        }
-    };
-    let lower = rootfs
-        .lower
-        .iter()
-        .map(|p| path_str(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let options = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.join(":"),
-        path_str(&rootfs.upper)?,
-        path_str(&rootfs.work)?
-    );
-    if options.len() > MAX_MOUNT_DATA {
-        return Err(StartFailure::new(
-            format!(
-                "overlay options for {} layers are {} bytes, more than the kernel's {MAX_MOUNT_DATA}",
-                rootfs.lower.len(),
-                options.len()
-            ),
-            EXIT_SETUP_FAILED,
-        ));
-    }
-    Ok(options)
+    overlay::overlay_options(&rootfs.lower, Some((&rootfs.upper, &rootfs.work)))
+        .map_err(|e| StartFailure::new(e.to_string(), EXIT_SETUP_FAILED))
 }
 
 /// Makes `target` the root: `pivot_root(".", ".")` stacks the old root on
@@ -502,29 +476,23 @@ mod tests {
             upper: "/c/upper".into(),
             work: "/c/work".into(),
             target: "/c/rootfs".into(),
+            idmapped: false,
         }
     }
 
     #[test]
-    fn overlay_options_join_lowers_topmost_first() {
+    fn overlay_options_name_upper_and_work_and_need_a_layer() {
         assert_eq!(
             overlay_options(&rootfs(&["/l/top", "/l/base"])).unwrap(),
             "lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work"
         );
-        assert_eq!(
-            overlay_options(&rootfs(&["/l/only"])).unwrap(),
-            "lowerdir=/l/only,upperdir=/c/upper,workdir=/c/work"
+        let failure = overlay_options(&rootfs(&[])).unwrap_err();
+        assert!(
+            failure.message.contains("no lower layer"),
+            "{}",
+            failure.message
         );
-    }
-
-    #[test]
-    fn overlay_options_refuse_no_layers_separators_and_overlong_strings() {
-        assert!(overlay_options(&rootfs(&[])).is_err());
-        assert!(overlay_options(&rootfs(&["/l/a,b"])).is_err());
-        assert!(overlay_options(&rootfs(&["/l/a:b"])).is_err());
-        let long = format!("/layers/{}", "a".repeat(100));
-        let many = vec![long.as_str(); 50];
-        let failure = overlay_options(&rootfs(&many)).unwrap_err();
-        assert!(failure.message.contains("50 layers"), "{}", failure.message);
+        let failure = overlay_options(&rootfs(&["/l/a:b"])).unwrap_err();
+        assert_eq!(failure.exit_code, EXIT_SETUP_FAILED);
     }
 }

@@ -78,6 +78,15 @@ pub(crate) enum ChildIo<'a> {
     Console(OwnedFd),
 }
 
+/// The child's side of a user namespace ([`ContainerSpec::user_namespace`]).
+pub(crate) struct UsernsSetup {
+    /// The socket to ask the monitor for the id maps on.
+    pub(crate) sync: Option<OwnedFd>,
+    /// A namespace with those maps, to idmap the layers with
+    /// ([`crate::RootfsSpec::idmapped`]).
+    pub(crate) idmap: Option<OwnedFd>,
+}
+
 /// How a start ended.
 #[derive(Debug)]
 pub enum InitOutcome {
@@ -190,6 +199,19 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
         ),
         None => None,
     };
+    let idmap = match &spec.user_namespace {
+        Some(namespace) if spec.rootfs.idmapped => match userns::mapped_user_namespace(namespace) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                let failure = StartFailure::io("idmapping the image layers", &e);
+                return Ok(InitOutcome::Failed {
+                    message: failure.message,
+                    exit_code: failure.exit_code,
+                });
+            }
+        },
+        _ => None,
+    };
     // SAFETY: single-threaded by this function's contract.
     let pid = match unsafe { clone_into_namespaces(namespaces) } {
         Ok(Some(pid)) => pid,
@@ -211,18 +233,14 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
                 }
                 (InitIo::Console, None) => unreachable!("the console socket exists"),
             };
-            let userns_sync = userns_sync.map(|(parent, child)| {
-                drop(parent);
-                child
-            });
-            init::run(
-                spec,
-                child_io,
-                error_write,
-                cgroup_namespace,
-                netns,
-                userns_sync,
-            )
+            let userns = UsernsSetup {
+                sync: userns_sync.map(|(parent, child)| {
+                    drop(parent);
+                    child
+                }),
+                idmap,
+            };
+            init::run(spec, child_io, error_write, cgroup_namespace, netns, userns)
         }
         Err(source) => {
             return Err(RuntimeError::Sys {
@@ -233,6 +251,7 @@ pub unsafe fn spawn_init(spec: &ContainerSpec, io: InitIo) -> Result<InitOutcome
     };
     drop(error_write);
     drop(io);
+    drop(idmap);
     if let Some((go_read, go_write)) = go {
         drop(go_read);
         if let Err(failure) = cgroups.enter(pid, go_write) {
@@ -311,8 +330,9 @@ fn reap(pid: Pid) {
 ///
 /// # Safety
 ///
-/// As for [`spawn_init`]: the caller must be single-threaded.
-unsafe fn clone_into_namespaces(namespaces: libc::c_int) -> Result<Option<Pid>, Errno> {
+/// As for [`spawn_init`]: the caller must be single-threaded, unless the
+/// child makes only async-signal-safe calls until it execs or exits.
+pub(crate) unsafe fn clone_into_namespaces(namespaces: libc::c_int) -> Result<Option<Pid>, Errno> {
     let args = CloneArgs {
         flags: namespaces as u64,
         exit_signal: libc::SIGCHLD as u64,

@@ -417,6 +417,11 @@ pub struct RootfsSpec {
     /// Empty directory the overlay is mounted on (inside the container's own
     /// mount namespace only; the host never sees the mount).
     pub target: PathBuf,
+    /// The layers hold the image's own ids: with a user namespace, each
+    /// is mounted idmapped through its maps (see [`crate::idmap_layers`]);
+    /// otherwise they were unpacked with their owners already shifted.
+    #[serde(default)]
+    pub idmapped: bool,
 }
 
 /// The container's init process.

@@ -4,8 +4,10 @@
 //!
 //! Accepted forms: empty (root), `name`, `uid`, `name:group`, `uid:gid`,
 //! `name:gid`, `uid:group`. A numeric uid or gid need not exist in the files;
-//! a name must. Supplementary groups are the groups whose member list names
-//! the user, and only when no group was given explicitly (an explicit group
+//! a name must. Supplementary groups are the primary group (as dockerd since
+//! 23.0, CVE-2023-25173: a process that leaves its primary group stays bound
+//! by that group's permissions), then the groups whose member list names the
+//! user, these only when no group was given explicitly (an explicit group
 //! replaces them, as in Docker).
 
 use nix::fcntl::OFlag;
@@ -115,6 +117,9 @@ pub(crate) fn resolve(
                     .collect();
             }
         }
+    }
+    if !user.supplementary_gids.contains(&user.gid) {
+        user.supplementary_gids.insert(0, user.gid);
     }
     Ok(user)
 }
@@ -268,7 +273,7 @@ nogroup:x:65534:
             ExecUser {
                 uid: 1000,
                 gid: 1000,
-                supplementary_gids: vec![10, 2000],
+                supplementary_gids: vec![1000, 10, 2000],
                 home: "/home/app".into()
             }
         );
@@ -281,7 +286,7 @@ nogroup:x:65534:
             (user.uid, user.gid, user.home.as_str()),
             (1000, 1000, "/home/app")
         );
-        assert_eq!(user.supplementary_gids, vec![10, 2000]);
+        assert_eq!(user.supplementary_gids, vec![1000, 10, 2000]);
     }
 
     #[test]
@@ -291,7 +296,7 @@ nogroup:x:65534:
             ExecUser {
                 uid: 4242,
                 gid: 0,
-                supplementary_gids: vec![],
+                supplementary_gids: vec![0],
                 home: "/".into()
             }
         );
@@ -301,10 +306,10 @@ nogroup:x:65534:
     fn explicit_group_replaces_primary_and_supplementary_groups() {
         let user = resolve_ok("app:devs");
         assert_eq!((user.uid, user.gid), (1000, 2000));
-        assert!(user.supplementary_gids.is_empty());
+        assert_eq!(user.supplementary_gids, vec![2000]);
         let user = resolve_ok("1000:1000");
         assert_eq!((user.uid, user.gid), (1000, 1000));
-        assert!(user.supplementary_gids.is_empty());
+        assert_eq!(user.supplementary_gids, vec![1000]);
     }
 
     #[test]
@@ -343,7 +348,7 @@ nogroup:x:65534:
             ExecUser {
                 uid: 0,
                 gid: 0,
-                supplementary_gids: vec![],
+                supplementary_gids: vec![0],
                 home: "/".into()
             }
         );

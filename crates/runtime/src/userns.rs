@@ -21,12 +21,15 @@
 //! namespaces and root ([`crate::JoinTarget`]), and becomes root there too.
 
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
+use crate::spawn::clone_into_namespaces;
 use crate::spec::{IdMapping, UserNamespace};
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
 use nix::unistd::{Gid, Pid, Uid};
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 /// The byte the init sends once it has unshared, and the monitor sends
@@ -95,11 +98,46 @@ pub(crate) fn write_maps(
         .map_err(|e| StartFailure::io("releasing the init", &e))
 }
 
+/// A user namespace with `namespace`'s maps, held by its descriptor, for
+/// idmapped mounts ([`crate::idmap_layers`]): a child cloned into a new
+/// user namespace waits on a pipe while its maps are written and its
+/// namespace opened, then is let go and reaped. The child only reads the
+/// pipe and exits, so a multi-threaded caller may use this too.
+pub fn mapped_user_namespace(namespace: &UserNamespace) -> std::io::Result<OwnedFd> {
+    let (hold, release) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    // SAFETY: the child makes only async-signal-safe calls (close, read,
+    // _exit): it neither allocates nor takes a lock another thread held.
+    let child = unsafe { clone_into_namespaces(libc::CLONE_NEWUSER) }?;
+    let Some(pid) = child else {
+        let mut byte = 0u8;
+        // SAFETY: closing its copy of the write end (so that the parent's
+        // close ends the read) and reading into a local byte.
+        unsafe {
+            libc::close(release.as_raw_fd());
+            libc::read(hold.as_raw_fd(), (&raw mut byte).cast(), 1);
+            libc::_exit(0)
+        }
+    };
+    drop(hold);
+    let opened = write_map_file(pid, "uid_map", &namespace.uid_map)
+        .and_then(|()| write_map_file(pid, "gid_map", &namespace.gid_map))
+        .and_then(|()| std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from))
+        .map_err(|e| {
+            std::io::Error::new(e.kind(), format!("making an id-mapped user namespace: {e}"))
+        });
+    drop(release);
+    while let Err(Errno::EINTR) = waitpid(pid, None) {}
+    opened
+}
+
+fn write_map_file(pid: Pid, file: &str, map: &[IdMapping]) -> std::io::Result<()> {
+    std::fs::write(format!("/proc/{pid}/{file}"), map_text(map))
+}
+
 /// Writes one map in a single `write`, as the kernel requires.
 fn write_map(pid: Pid, file: &str, map: &[IdMapping]) -> Result<(), StartFailure> {
-    let path = format!("/proc/{pid}/{file}");
-    std::fs::write(&path, map_text(map))
-        .map_err(|e| StartFailure::io(format!("writing {path}"), &e))
+    write_map_file(pid, file, map)
+        .map_err(|e| StartFailure::io(format!("writing /proc/{pid}/{file}"), &e))
 }
 
 /// A map as `/proc/<pid>/uid_map` takes it: one `container host size` line

@@ -77,3 +77,44 @@ fn the_image_files_of_the_hosts_root_stay_out_of_reach() {
     assert_eq!(log[0].0, "65534\n");
     assert!(log[1].0.contains("Permission denied"), "{log:?}");
 }
+
+#[test]
+fn idmapped_layers_give_the_image_files_to_the_containers_ids() {
+    let fx = Fixture::new();
+    // Layers as pulled, with the image's own ids: root's busybox and a
+    // user's file, seen through the namespace's maps by the container.
+    let home = fx.lower.join("home/user");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("notes"), b"image\n").unwrap();
+    for path in [home.clone(), home.join("notes")] {
+        std::os::unix::fs::chown(path, Some(1000), Some(1000)).unwrap();
+    }
+    let script = "stat -c %u:%g /bin/busybox /home/user/notes; \
+                  echo more >> /home/user/notes; chown 7:7 /bin/busybox; touch /made";
+    let mut spec = fx.spec("c", &["sh", "-c", script]);
+    spec.user_namespace = Some(remapped());
+    spec.rootfs.idmapped = true;
+    std::os::unix::fs::chown(&spec.rootfs.upper, Some(HOST_ROOT), Some(HOST_ROOT)).unwrap();
+
+    assert_eq!(fx.output(&spec), "0:0\n1000:1000\n");
+    // Copied up and created: the mapped ids on the host, in the upper
+    // directory only; the layer keeps the image's ids.
+    let owner = |path: &std::path::Path| {
+        let meta = std::fs::metadata(path).unwrap();
+        (meta.uid(), meta.gid())
+    };
+    let upper = &spec.rootfs.upper;
+    let user = HOST_ROOT + 1000;
+    assert_eq!(owner(&upper.join("home/user/notes")), (user, user));
+    assert_eq!(
+        owner(&upper.join("bin/busybox")),
+        (HOST_ROOT + 7, HOST_ROOT + 7)
+    );
+    assert_eq!(owner(&upper.join("made")), (HOST_ROOT, HOST_ROOT));
+    assert_eq!(owner(&fx.lower.join("bin/busybox")), (0, 0));
+    assert_eq!(owner(&home.join("notes")), (1000, 1000));
+    assert_eq!(std::fs::read(home.join("notes")).unwrap(), b"image\n");
+    // The idmapped copies lived in the container's mount namespace only.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(fx.lower.to_str().unwrap()), "{mounts}");
+}

@@ -112,6 +112,7 @@ impl Engine {
     ) -> Result<String, ApiError> {
         let record = container.snapshot();
         let upper = self.paths.container_dir(&record.id).join("upper");
+        let maps = self.id_maps_of(&record);
         let container_config = serde_json::to_value(&record.config)
             .map_err(|e| ApiError::system(format!("encoding the container's config: {e}")))?;
         let created_by = record.config.cmd.clone().unwrap_or_default().join(" ");
@@ -121,6 +122,7 @@ impl Engine {
             images
                 .commit(berth_image::Commit {
                     upper: &upper,
+                    maps: &maps,
                     image: &record.image_id,
                     config,
                     container_id: &record.id,

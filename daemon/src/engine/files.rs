@@ -14,7 +14,7 @@
 
 use super::container::{Container, Record};
 use super::mounts::{by_depth, MountKind};
-use super::private_root::{in_root, Overlay, RootBind, RootSource};
+use super::private_root::{in_root, LayerIdmap, Overlay, RootBind, RootSource};
 use super::{blocking, image_error, image_id_maps, Engine};
 use berth_api::files::{go_file_mode, FilesystemChange, PathStat};
 use berth_api::ApiError;
@@ -181,14 +181,16 @@ impl Engine {
             }
             container.snapshot()
         };
+        let layers = self.lower_dirs(&record).await?;
         let mut lower = vec![self.paths.container_dir(&record.id).join("upper")];
-        lower.extend(self.lower_dirs(&record).await?);
+        lower.extend(layers.iter().cloned());
         let source = RootSource::Overlay(Overlay {
             lower,
             upper: None,
             target: self.paths.container_dir(&record.id).join("rootfs"),
             read_only: true,
             binds: Vec::new(),
+            idmap: self.layer_idmap_of(&record, layers),
         });
         let maps = self.id_maps_of(&record);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -266,8 +268,10 @@ impl Engine {
             });
         }
         let dir = self.paths.container_dir(&record.id);
+        let lower = self.lower_dirs(&record).await?;
         Ok(RootSource::Overlay(Overlay {
-            lower: self.lower_dirs(&record).await?,
+            idmap: self.layer_idmap_of(&record, lower.clone()),
+            lower,
             upper: Some((dir.join("upper"), dir.join("work"))),
             target: dir.join("rootfs"),
             read_only,
@@ -318,12 +322,30 @@ impl Engine {
             .filter(|_| !super::security::shares_host_userns(&record.host_config))
     }
 
-    /// The id maps of the container's user namespace (empty without one).
+    /// How the owners in the container's mounted root map back to the
+    /// container's ids: through the remapped ids when the container has
+    /// its own user namespace, or when the layers are shifted (then even
+    /// a container with the host's ids sees shifted owners); as they are
+    /// otherwise.
     pub(super) fn id_maps_of(&self, record: &Record) -> IdMaps {
-        self.user_namespace(record)
+        let shifted_layers = self.layer_idmap.is_none();
+        self.userns_remap
             .as_ref()
+            .filter(|_| shifted_layers || self.user_namespace(record).is_some())
             .map(image_id_maps)
             .unwrap_or_default()
+    }
+
+    /// `layers`, the container's image layers, to mount idmapped when the
+    /// container has a user namespace and the store keeps the images' ids.
+    pub(super) fn layer_idmap_of(
+        &self,
+        record: &Record,
+        layers: Vec<PathBuf>,
+    ) -> Option<LayerIdmap> {
+        let userns = self.layer_idmap.clone()?;
+        self.user_namespace(record)?;
+        Some(LayerIdmap { userns, layers })
     }
 }
 

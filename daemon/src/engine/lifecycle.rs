@@ -329,6 +329,7 @@ impl Engine {
                 upper: dir.join("upper"),
                 work: dir.join("work"),
                 target: dir.join("rootfs"),
+                idmapped: self.layer_idmap.is_some(),
             },
             process: ProcessSpec {
                 args,

@@ -25,6 +25,7 @@ mod private_root;
 pub mod progress;
 mod pull;
 mod push;
+mod remap_layers;
 mod rename_top;
 mod security;
 mod shim_binary;
@@ -100,6 +101,10 @@ pub struct Engine {
     /// The user namespace of every container that does not opt out
     /// (`--userns-remap`); `None`: containers use the host's ids.
     pub userns_remap: Option<berth_runtime::UserNamespace>,
+    /// With `userns_remap`, a user namespace with its maps when the store's
+    /// layers keep the images' ids and are mounted idmapped
+    /// ([`remap_layers`]); `None` when they are shifted when unpacked.
+    layer_idmap: Option<Arc<std::os::fd::OwnedFd>>,
     /// Compiled seccomp filters, one per profile and capability set.
     pub seccomp: Arc<berth_seccomp::FilterCache>,
     /// Volumes, and which containers use them.
@@ -125,7 +130,17 @@ impl Engine {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         paths.shim = shim_binary::protect(&paths.shim, &paths.exec_root)?;
-        let id_maps = userns_remap.as_ref().map(image_id_maps).unwrap_or_default();
+        let layer_idmap = match &userns_remap {
+            Some(namespace) => {
+                remap_layers::choose(&paths.data_root.join("image"), namespace).await?
+            }
+            None => None,
+        };
+        let id_maps = userns_remap
+            .as_ref()
+            .filter(|_| layer_idmap.is_none())
+            .map(image_id_maps)
+            .unwrap_or_default();
         let images = Arc::new(
             ImageStore::open_with_id_maps(paths.data_root.join("image"), id_maps)
                 .context("opening the image store")?,
@@ -152,6 +167,7 @@ impl Engine {
             execs: exec::Execs::default(),
             seccomp: Arc::default(),
             userns_remap,
+            layer_idmap,
             cgroups: match berth_cgroups::Layout::detect() {
                 Ok(layout) => Some(cgroups::Cgroups {
                     layout,

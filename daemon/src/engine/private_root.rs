@@ -21,9 +21,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-/// The most the kernel takes as mount options (one page less the NUL).
-const MAX_MOUNT_DATA: usize = 4095;
+use std::sync::Arc;
 
 /// Where a container's root comes from.
 pub(super) enum RootSource {
@@ -45,6 +43,16 @@ pub(super) struct Overlay {
     pub(super) read_only: bool,
     /// What to bind into it, parents first.
     pub(super) binds: Vec<RootBind>,
+    /// Layers among `lower` to mount idmapped, for a remapped container
+    /// ([`super::remap_layers`]).
+    pub(super) idmap: Option<LayerIdmap>,
+}
+
+/// Image layers that show their owners through a user namespace's maps.
+pub(super) struct LayerIdmap {
+    /// The namespace (its descriptor).
+    pub(super) userns: Arc<OwnedFd>,
+    pub(super) layers: Vec<PathBuf>,
 }
 
 /// A host path bound into an overlay.
@@ -154,7 +162,14 @@ fn mount_private(overlay: &Overlay, mounted: &mut Mounted) -> std::io::Result<Co
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )?;
-    let options = overlay_options(overlay)?;
+    let upper = overlay
+        .upper
+        .as_ref()
+        .map(|(upper, work)| (upper.as_path(), work.as_path()));
+    let options = berth_runtime::overlay_options(&overlay.lower, upper)?;
+    if let Some(idmap) = &overlay.idmap {
+        berth_runtime::idmap_layers(&idmap.layers, idmap.userns.as_fd())?;
+    }
     let writable = overlay.upper.is_some() && (!overlay.read_only || !overlay.binds.is_empty());
     let flags = if writable {
         MsFlags::empty()
@@ -214,65 +229,9 @@ fn mount_private(overlay: &Overlay, mounted: &mut Mounted) -> std::io::Result<Co
     Ok(root)
 }
 
-/// `lowerdir=...[,upperdir=...,workdir=...]`, refusing paths overlayfs
-/// cannot take in its options.
-fn overlay_options(overlay: &Overlay) -> std::io::Result<String> {
-    let text = |path: &Path| match path.to_str() {
-        Some(s) if !s.contains([',', ':']) => Ok(s.to_string()),
-        _ => Err(std::io::Error::other(format!(
-            "layer path {} must be UTF-8 without ',' or ':'",
-            path.display()
-        ))),
-    };
-    let lower = overlay
-        .lower
-        .iter()
-        .map(|p| text(p))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    let mut options = format!("lowerdir={}", lower.join(":"));
-    if let Some((upper, work)) = &overlay.upper {
-        options.push_str(&format!(
-            ",upperdir={},workdir={}",
-            text(upper)?,
-            text(work)?
-        ));
-    }
-    if options.len() > MAX_MOUNT_DATA {
-        return Err(std::io::Error::other(format!(
-            "overlay options for {} layers are {} bytes, more than the kernel's {MAX_MOUNT_DATA}",
-            overlay.lower.len(),
-            options.len()
-        )));
-    }
-    Ok(options)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn overlay_options_list_the_layers_top_first() {
-        let overlay = Overlay {
-            lower: vec!["/l/top".into(), "/l/base".into()],
-            upper: Some(("/c/upper".into(), "/c/work".into())),
-            target: "/c/rootfs".into(),
-            read_only: false,
-            binds: Vec::new(),
-        };
-        assert_eq!(
-            overlay_options(&overlay).unwrap(),
-            "lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work"
-        );
-        let bad = Overlay {
-            lower: vec!["/l/a:b".into()],
-            upper: None,
-            target: "/t".into(),
-            read_only: true,
-            binds: Vec::new(),
-        };
-        assert!(overlay_options(&bad).is_err());
-    }
 
     #[tokio::test]
     async fn an_overlay_mounted_for_work_is_gone_with_its_thread() {
@@ -287,6 +246,7 @@ mod tests {
             target: dir.path().join("rootfs"),
             read_only: false,
             binds: Vec::new(),
+            idmap: None,
         };
         let target = dir.path().join("rootfs");
         let seen = in_root(RootSource::Overlay(overlay), move |root| {
@@ -331,6 +291,7 @@ mod tests {
                 bind(&dir.path().join("missing"), "/gone"),
                 bind(&volume, &format!("/escape{host}")),
             ],
+            idmap: None,
         };
         let target = dir.path().join("rootfs");
         let inside = format!("{host}/x");

@@ -111,6 +111,7 @@ impl Fixture {
                 upper: root.join("upper"),
                 work: root.join("work"),
                 target: root.join("rootfs"),
+                idmapped: false,
             },
             process: ProcessSpec {
                 args: args.iter().map(|s| s.to_string()).collect(),
