@@ -9,9 +9,12 @@
 #  5. files: `run` with a named volume (hyperfine), `cp` of 100 MB in 100
 #     files into a created container and out of it, `commit` of it
 #     (median of N)
+#  6. remap: daemons of their own with `--userns-remap default` (berthd
+#     twice: idmapped layers, and a store of layers shifted when unpacked):
+#     `load` of the busybox image (median of N) and `run --rm` (hyperfine)
 # Both engines get private sockets and roots under $BENCH_DIR; everything is
 # stopped and removed at the end. Results go to stdout as Markdown.
-# BENCH_SECTIONS picks sections by name (run output memory pull files; all
+# BENCH_SECTIONS picks sections by name (run output memory pull files remap; all
 # by default), e.g. BENCH_SECTIONS=pull bash scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +24,7 @@ RUNS=${RUNS:-20}
 BIG_RUNS=${BIG_RUNS:-5}
 PULL_RUNS=${PULL_RUNS:-5}
 IDLE=${IDLE:-50}
-BENCH_SECTIONS=${BENCH_SECTIONS:-run output memory pull files}
+BENCH_SECTIONS=${BENCH_SECTIONS:-run output memory pull files remap}
 FILES_RUNS=${FILES_RUNS:-5}
 section() { [[ " $BENCH_SECTIONS " == *" $1 "* ]]; }
 BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
@@ -42,12 +45,17 @@ berthd_pid=
 dockerd_pid=
 registry_pid=
 docker_bridge=
+remap_pids=
+remap_users=
 cleanup() {
   set +e
   berth rm -f $(berth ps -aq) >/dev/null 2>&1
   dock rm -f $(dock ps -aq) >/dev/null 2>&1
   [ -n "$berthd_pid" ] && kill "$berthd_pid" && wait "$berthd_pid"
   [ -n "$dockerd_pid" ] && kill "$dockerd_pid" && wait "$dockerd_pid"
+  for pid in $remap_pids; do kill "$pid" && wait "$pid"; done
+  for user in $remap_users; do userdel "$user"; done
+  rmdir /sys/fs/cgroup/*/berth-bench-remap* 2>/dev/null
   [ -n "$registry_pid" ] && kill "$registry_pid" && wait "$registry_pid"
   # dockerd leaves the bridge it made; it is ours only if it was not there before.
   [ "$docker_bridge" = made ] && ip link del docker0
@@ -249,4 +257,66 @@ for what in cpin:"\`cp\` of 100 MB in 100 files into a created container" cpout:
 done
 berth volume rm benchvol >/dev/null
 dock volume rm benchvol >/dev/null
+fi
+
+# 6. --userns-remap: a daemon of each kind of its own; berthd twice, on a
+# new store (idmapped layers where the kernel allows them) and on a store
+# that records shifted layers. The daemons take turns.
+if section remap; then
+for user in berthremap dockremap; do
+  id "$user" >/dev/null 2>&1 || remap_users="$remap_users $user"
+done
+"$bin/berthd" -H "unix://$BENCH_DIR/remap-idmap.sock" --data-root "$BENCH_DIR/remap-idmap" \
+  --exec-root "$BENCH_DIR/remap-idmap-exec" --cgroup-parent berth-bench-remap1 --log-level warn \
+  --bridge berthbench1 --bip 10.252.254.1/24 --userns-remap default 2>"$BENCH_DIR/remap-idmap.log" &
+remap_pids="$remap_pids $!"
+for _ in $(seq 100); do id berthremap >/dev/null 2>&1 && [ -S "$BENCH_DIR/remap-idmap.sock" ] && break; sleep 0.1; done
+root_pair="$(awk -F: '$1 == "berthremap" {print $2; exit}' /etc/subuid).$(awk -F: '$1 == "berthremap" {print $2; exit}' /etc/subgid)"
+mkdir -p "$BENCH_DIR/remap-shifted/$root_pair/image"
+echo shifted >"$BENCH_DIR/remap-shifted/$root_pair/image/layer-owners"
+"$bin/berthd" -H "unix://$BENCH_DIR/remap-shifted.sock" --data-root "$BENCH_DIR/remap-shifted" \
+  --exec-root "$BENCH_DIR/remap-shifted-exec" --cgroup-parent berth-bench-remap2 --log-level warn \
+  --bridge berthbench2 --bip 10.252.253.1/24 --userns-remap default 2>"$BENCH_DIR/remap-shifted.log" &
+remap_pids="$remap_pids $!"
+dockerd -H "unix://$BENCH_DIR/remap-docker.sock" --data-root "$BENCH_DIR/remap-docker" \
+  --exec-root "$BENCH_DIR/remap-docker-exec" --pidfile "$BENCH_DIR/remap-docker.pid" \
+  --bridge none --iptables=false --ip-masq=false --log-level warn \
+  --cgroup-parent=/berth-bench-remap-docker --userns-remap default \
+  >"$BENCH_DIR/remap-dockerd.log" 2>&1 &
+remap_pids="$remap_pids $!"
+remap_idmap="$bin/berth -H unix://$BENCH_DIR/remap-idmap.sock"
+remap_shifted="$bin/berth -H unix://$BENCH_DIR/remap-shifted.sock"
+remap_docker="env DOCKER_HOST=unix://$BENCH_DIR/remap-docker.sock DOCKER_CONFIG=$BENCH_DIR/docker-config docker"
+for _ in $(seq 300); do
+  $remap_idmap version >/dev/null 2>&1 && $remap_shifted version >/dev/null 2>&1 \
+    && $remap_docker version >/dev/null 2>&1 && break
+  sleep 0.1
+done
+[ "$(cat "$BENCH_DIR/remap-idmap/$root_pair/image/layer-owners")" = idmapped ] || echo "berthd: no idmapped layers here" >&2
+: >"$BENCH_DIR/idmap.load"; : >"$BENCH_DIR/shifted.load"; : >"$BENCH_DIR/docker.load"
+for i in $(seq "$FILES_RUNS"); do
+  for engine in idmap shifted docker; do
+    cli="remap_$engine"
+    time_of ${!cli} load -i "$BENCH_DIR/fixture/busybox.tar" >>"$BENCH_DIR/$engine.load"
+    ${!cli} rmi busybox:latest >/dev/null
+  done
+done
+for engine in idmap shifted docker; do
+  cli="remap_$engine"
+  ${!cli} load -i "$BENCH_DIR/fixture/busybox.tar" >/dev/null
+done
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$BENCH_DIR/remap.json" \
+  "$remap_idmap run --rm --network none busybox true" \
+  "$remap_shifted run --rm --network none busybox true" \
+  "$remap_docker run --rm --network none busybox true" \
+  >/dev/null
+read -r run_idmap run_shifted run_docker < <(python3 -c "
+import json
+r=json.load(open('$BENCH_DIR/remap.json'))['results']
+print(r[0]['median'], r[1]['median'], r[2]['median'])")
+li=$(median <"$BENCH_DIR/idmap.load"); ls_=$(median <"$BENCH_DIR/shifted.load"); ld=$(median <"$BENCH_DIR/docker.load")
+echo "| remapped: \`load\` of busybox, idmapped layers (median of $FILES_RUNS) | $(ms "$li") ms | $(ms "$ld") ms | $(ratio "$li" "$ld") |"
+echo "| remapped: \`load\` of busybox, shifted layers (median of $FILES_RUNS) | $(ms "$ls_") ms | $(ms "$ld") ms | $(ratio "$ls_" "$ld") |"
+echo "| remapped: \`run --rm --network none busybox true\`, idmapped layers (median of $RUNS) | $(ms "$run_idmap") ms | $(ms "$run_docker") ms | $(ratio "$run_idmap" "$run_docker") |"
+echo "| remapped: \`run --rm --network none busybox true\`, shifted layers (median of $RUNS) | $(ms "$run_shifted") ms | $(ms "$run_docker") ms | $(ratio "$run_shifted" "$run_docker") |"
 fi

@@ -7,8 +7,9 @@
 # openssl and apache2-utils (the TLS registry's certificates and bcrypt
 # htpasswd file), skopeo (zstd-recompressed images for the pull tests),
 # libseccomp-dev and pkg-config (crates/seccomp links libseccomp),
-# docker-compose (Debian's, on its own python3-docker), and docker-py,
-# pytest and Testcontainers for Python.
+# docker-compose (Debian's, on its own python3-docker), golang-go (builds
+# the OCI runtimetest checker in tests/third_party/runtime-tools), and
+# docker-py, pytest and Testcontainers for Python.
 set -euo pipefail
 
 missing=()
@@ -27,6 +28,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -403,6 +403,42 @@ fn cgroupns_private_hides_the_host_path_and_host_shows_it() {
 }
 
 #[test]
+fn the_containers_own_cgroups_show_read_only_in_sys_fs_cgroup() {
+    let d = Daemon::with_busybox();
+    // The container's limit, in its own cgroup, at the root of its view.
+    let limit = if is_v1_memory_host() {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    } else {
+        "/sys/fs/cgroup/memory.max"
+    };
+    let script = format!("cat {limit}; mkdir /sys/fs/cgroup/x 2>&1; echo mkdir=$?");
+    let out = d
+        .docker(&[
+            "run", "--rm", "--memory", "64m", "busybox", "sh", "-c", &script,
+        ])
+        .ok()
+        .stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "67108864", "{out}");
+    assert!(lines[1].contains("Read-only file system"), "{out}");
+    assert_eq!(lines[2], "mkdir=1", "{out}");
+    // Privileged: writable, as with Docker.
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "grep ' /sys/fs/cgroup ' /proc/self/mounts",
+        ])
+        .ok()
+        .stdout;
+    assert!(out.contains(" rw,"), "{out}");
+}
+
+#[test]
 fn limits_the_host_cannot_apply_come_back_as_create_warnings() {
     let d = Daemon::with_busybox();
     let create = |host: serde_json::Value| {

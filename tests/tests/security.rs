@@ -471,6 +471,14 @@ fn bad_isolation_settings_are_refused_with_dockers_messages() {
             json!({"Tmpfs": {"run": ""}}),
             "invalid mount path: 'run' mount path must be absolute",
         ),
+        (
+            json!({"Sysctls": {"vm.swappiness": "1"}}),
+            "sysctl \"vm.swappiness\" is not in a separate kernel namespace",
+        ),
+        (
+            json!({"Sysctls": {"net./../../etc/x": "1"}}),
+            "sysctl \"net./../../etc/x\" is not in a separate kernel namespace",
+        ),
     ] {
         let reply = d.post_json(
             "/containers/create",
@@ -480,6 +488,28 @@ fn bad_isolation_settings_are_refused_with_dockers_messages() {
         assert_eq!(reply.json()["message"], message);
     }
     assert!(d.container_ids().is_empty());
+    // A network sysctl needs the container's own network namespace.
+    let args = [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "busybox",
+        "true",
+    ];
+    for r in [d.docker(&args), d.berth(&args)] {
+        let message = "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace";
+        assert_refused(&d, r, message);
+    }
+    // Sysctls docker's CLI does not allow: its flag error, from berth too.
+    for cli in [
+        d.docker(&run_args(&["--sysctl", "vm.swappiness=1"], &["true"])),
+        d.berth(&run_args(&["--sysctl", "vm.swappiness=1"], &["true"])),
+    ] {
+        assert_refused(&d, cli, "sysctl 'vm.swappiness=1' is not allowed");
+    }
     // An unknown --group-add name fails the start (the container's own
     // /etc/group is read then), as with Docker.
     let r = d.docker(&run_args(&["--group-add", "nosuch"], &["true"]));
@@ -490,6 +520,63 @@ fn bad_isolation_settings_are_refused_with_dockers_messages() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn sysctls_are_set_in_the_containers_own_namespaces() {
+    let d = Daemon::with_busybox();
+    let host_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let flipped = if host_forward.trim() == "1" { "0" } else { "1" };
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/ip_unprivileged_port_start \
+                  /proc/sys/kernel/shmmni /proc/sys/fs/mqueue/msg_max";
+    for cli in ["docker", "berth"] {
+        let forward = format!("net.ipv4.ip_forward={flipped}");
+        let args = [
+            "run",
+            "--rm",
+            "--sysctl",
+            &forward,
+            // Overrides Docker's default of 0.
+            "--sysctl",
+            "net.ipv4.ip_unprivileged_port_start=1024",
+            "--sysctl",
+            "kernel.shmmni=1234",
+            "--sysctl",
+            "fs.mqueue.msg_max=42",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ];
+        let r = if cli == "docker" {
+            d.docker(&args)
+        } else {
+            d.berth(&args)
+        };
+        assert_eq!(
+            r.ok().stdout,
+            format!("{flipped}\n1024\n1234\n42\n"),
+            "{cli}"
+        );
+    }
+    // The host's own values are untouched.
+    let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    assert_eq!(after, host_forward);
+    let inspect = d
+        .docker(&["create", "--sysctl", "kernel.sem=1 2 3 4", "busybox"])
+        .ok()
+        .stdout;
+    let host = d
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.Sysctls}}",
+            inspect.trim(),
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(host.trim(), r#"{"kernel.sem":"1 2 3 4"}"#);
+    d.docker(&["rm", inspect.trim()]).ok();
 }
 
 /// The `Seccomp:` mode of the container's process (0 none, 2 filter).

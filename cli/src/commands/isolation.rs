@@ -5,7 +5,7 @@
 //! and `ReadonlyPaths`), `--tmpfs`, `--ulimit`, `--device` and
 //! `--device-cgroup-rule`. Errors are docker's words.
 
-use berth_api::container::Ulimit;
+use berth_api::container::{namespaced_sysctl, Ulimit};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -86,6 +86,27 @@ pub fn tmpfs(values: &[String]) -> Option<BTreeMap<String, String>> {
         })
         .collect();
     (!mounts.is_empty()).then_some(mounts)
+}
+
+/// `--sysctl name=value` as `HostConfig.Sysctls`, refusing as docker's CLI
+/// does names outside the namespaced ones it allows (IPC's `kernel.msg*`,
+/// `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`, and `net.*`).
+pub fn sysctls(values: &[String]) -> Result<Option<BTreeMap<String, String>>, String> {
+    let mut map = BTreeMap::new();
+    for value in values {
+        let allowed = value
+            .split_once('=')
+            .filter(|(name, _)| namespaced_sysctl(name));
+        let Some((name, setting)) = allowed else {
+            return Err(invalid_flag(
+                "sysctl",
+                value,
+                &format!("sysctl '{value}' is not allowed"),
+            ));
+        };
+        map.insert(name.to_string(), setting.to_string());
+    }
+    Ok((!map.is_empty()).then_some(map))
 }
 
 /// `--ulimit name=soft[:hard]` as `HostConfig.Ulimits`: one per name (the
@@ -259,6 +280,27 @@ mod tests {
         assert!(security_options(&[seccomp])
             .unwrap_err()
             .starts_with("compacting json for seccomp profile"));
+    }
+
+    #[test]
+    fn sysctls_are_docker_s_namespaced_ones() {
+        let map = sysctls(&strings(&["net.ipv4.ip_forward=0", "kernel.shmmax=1=2"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(map["net.ipv4.ip_forward"], "0");
+        assert_eq!(map["kernel.shmmax"], "1=2");
+        for bad in [
+            "kernel.hostname=x",
+            "vm.swappiness=1",
+            "=1",
+            "net.ipv4.ip_forward",
+        ] {
+            assert_eq!(
+                sysctls(&strings(&[bad])).unwrap_err(),
+                format!("invalid argument \"{bad}\" for \"--sysctl\" flag: sysctl '{bad}' is not allowed")
+            );
+        }
+        assert_eq!(sysctls(&[]).unwrap(), None);
     }
 
     #[test]

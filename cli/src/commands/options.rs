@@ -124,6 +124,9 @@ pub struct ContainerOptions {
     /// Ulimit options (NAME=SOFT[:HARD])
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
+    /// Sysctl options (NAME=VALUE)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub sysctl: Vec<String>,
     /// Add additional groups to join
     #[arg(long = "group-add", value_name = "GROUP")]
     pub group_add: Vec<String>,
@@ -252,6 +255,9 @@ impl ContainerOptions {
         }
         if !devices.is_empty() {
             host_config.extra.insert("Devices".into(), json!(devices));
+        }
+        if let Some(sysctls) = isolation::sysctls(&self.sysctl)? {
+            host_config.extra.insert("Sysctls".into(), json!(sysctls));
         }
         if !device_cgroup_rules.is_empty() {
             host_config

@@ -241,6 +241,23 @@ pub struct Ulimit {
     pub soft: i64,
 }
 
+/// Whether `name` is a sysctl a container may set (`Sysctls`, `--sysctl`)
+/// as Docker allows them: the IPC ones (the container always has an IPC
+/// namespace of its own), `fs.mqueue.*` and `net.*`.
+pub fn namespaced_sysctl(name: &str) -> bool {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    IPC.contains(&name) || name.starts_with("fs.mqueue.") || name.starts_with("net.")
+}
+
 /// The resource names a ulimit may have.
 pub const ULIMIT_NAMES: [&str; 15] = [
     "core",

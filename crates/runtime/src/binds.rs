@@ -112,9 +112,20 @@ pub(crate) fn attach_file(bind: DetachedFile<'_>) -> Result<(), StartFailure> {
     let destination = Path::new("/").join(bind.destination);
     let context = || format!("bind-mounting over {}", destination.display());
     ensure_mountpoint(&destination, false).map_err(|e| StartFailure::io(context(), &e))?;
+    let tree = reclone(bind.tree, false);
     resolve(&destination)
-        .and_then(|target| move_mount(&bind.tree, target.as_fd()))
+        .and_then(|target| move_mount(&tree, target.as_fd()))
         .map_err(|e| StartFailure::sys(context(), e))
+}
+
+/// A fresh clone of a detached tree, made as it is attached: newer kernels
+/// list a namespace's mounts in the order they were made, and a clone made
+/// before the pivot would list before the pseudo-filesystems made after
+/// it (Docker and the OCI spec list them in mount order). A kernel that
+/// cannot clone a detached tree attaches the first clone.
+fn reclone(tree: OwnedFd, recursive: bool) -> OwnedFd {
+    let flags = OPEN_TREE_CLONE | AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
+    open_tree(tree.as_raw_fd(), c"", flags).unwrap_or(tree)
 }
 
 /// Clones a bind mount's source (with its submounts when recursive) into a
@@ -146,6 +157,10 @@ pub(crate) fn detach_mount(mount: &BindMount) -> Result<DetachedMount<'_>, Start
 /// read-only if it is; last, the mount's propagation is set.
 pub(crate) fn attach_mount(detached: DetachedMount<'_>) -> Result<(), StartFailure> {
     let mount = detached.mount;
+    let detached = DetachedMount {
+        tree: reclone(detached.tree, mount.recursive),
+        ..detached
+    };
     let destination = Path::new("/").join(&mount.destination);
     let image = if detached.copies_up() {
         open_image_dir(&destination)

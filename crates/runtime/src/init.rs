@@ -121,6 +121,7 @@ fn start(
     if spec.network != NetworkNamespace::Host {
         net::set_default_sysctls()?;
     }
+    net::set_sysctls(&spec.sysctls)?;
     rootfs::build(spec, userns.idmap.as_ref().map(AsFd::as_fd))?;
     drop(userns.idmap);
     nix::unistd::sethostname(&spec.hostname)

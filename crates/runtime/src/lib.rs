@@ -11,6 +11,7 @@
 mod binds;
 mod capabilities;
 mod cgroup_join;
+mod cgroup_mount;
 pub mod control;
 mod error;
 mod exec;

@@ -5,6 +5,7 @@
 
 use crate::failure::StartFailure;
 use nix::errno::Errno;
+use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Sets `IFF_UP` on `lo` in the calling process's network namespace.
@@ -35,6 +36,18 @@ pub(crate) fn bring_up_loopback() -> Result<(), Errno> {
     // SAFETY: as above; SIOCSIFFLAGS only reads `request`.
     if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) } < 0 {
         return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// The container's own sysctls (`--sysctl`, names checked by the daemon to
+/// be dot-separated words), written through the host's `/proc`: the files
+/// are per namespace, so they change the caller's.
+pub(crate) fn set_sysctls(sysctls: &BTreeMap<String, String>) -> Result<(), StartFailure> {
+    for (name, value) in sysctls {
+        let path = format!("/proc/sys/{}", name.replace('.', "/"));
+        std::fs::write(&path, value)
+            .map_err(|e| StartFailure::io(format!("writing {path}"), &e))?;
     }
     Ok(())
 }

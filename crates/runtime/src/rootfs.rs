@@ -19,6 +19,7 @@
 //! directory exists.
 
 use crate::binds;
+use crate::cgroup_mount::{host_cgroups, mount_cgroups, HostCgroups};
 use crate::failure::{StartFailure, EXIT_SETUP_FAILED};
 use crate::mount_options;
 use crate::overlay;
@@ -102,6 +103,7 @@ pub(crate) fn build(
     )
     .map_err(|e| StartFailure::sys(format!("mounting overlay on {}", target.display()), e))?;
 
+    let cgroups = host_cgroups()?;
     let mounts = spec
         .mounts
         .iter()
@@ -116,7 +118,7 @@ pub(crate) fn build(
     pivot_into(target)?;
     let filesystem = &spec.filesystem;
     let userns = spec.user_namespace.as_ref();
-    mount_pseudo_filesystems(filesystem.writable_sysfs, userns)?;
+    mount_pseudo_filesystems(filesystem.writable_sysfs, userns, &cgroups)?;
     filesystem
         .tmpfs
         .iter()
@@ -194,13 +196,6 @@ fn pseudo_mounts(writable_sysfs: bool, userns: Option<&UserNamespace>) -> [Pseud
             data: None,
         },
         PseudoMount {
-            target: "/sys",
-            fstype: "sysfs",
-            source: "sysfs",
-            flags: sysfs_flags,
-            data: None,
-        },
-        PseudoMount {
             target: "/dev",
             fstype: "tmpfs",
             source: "tmpfs",
@@ -215,11 +210,11 @@ fn pseudo_mounts(writable_sysfs: bool, userns: Option<&UserNamespace>) -> [Pseud
             data: Some(devpts),
         },
         PseudoMount {
-            target: "/dev/shm",
-            fstype: "tmpfs",
-            source: "shm",
-            flags: nosuid_noexec_nodev,
-            data: Some(owned("mode=1777,size=65536k")),
+            target: "/sys",
+            fstype: "sysfs",
+            source: "sysfs",
+            flags: sysfs_flags,
+            data: None,
         },
         PseudoMount {
             target: "/dev/mqueue",
@@ -228,14 +223,23 @@ fn pseudo_mounts(writable_sysfs: bool, userns: Option<&UserNamespace>) -> [Pseud
             flags: nosuid_noexec_nodev,
             data: None,
         },
+        PseudoMount {
+            target: "/dev/shm",
+            fstype: "tmpfs",
+            source: "shm",
+            flags: nosuid_noexec_nodev,
+            data: Some(owned("mode=1777,size=65536k")),
+        },
     ]
 }
 
-/// /proc, /sys, /dev with its device nodes and links, /dev/pts, /dev/shm,
-/// /dev/mqueue. Runs after the pivot: every path is inside the container.
+/// /proc, /dev with its device nodes, /dev/pts, /sys, /sys/fs/cgroup,
+/// /dev/mqueue, /dev/shm (Docker's order), then the links in /dev. Runs
+/// after the pivot: every path is inside the container.
 fn mount_pseudo_filesystems(
     writable_sysfs: bool,
     userns: Option<&UserNamespace>,
+    cgroups: &HostCgroups,
 ) -> Result<(), StartFailure> {
     for m in pseudo_mounts(writable_sysfs, userns) {
         make_mountpoint(m.target)?;
@@ -247,8 +251,10 @@ fn mount_pseudo_filesystems(
             m.data.as_deref(),
         )
         .map_err(|e| StartFailure::sys(format!("mounting {} on {}", m.fstype, m.target), e))?;
-        if m.target == "/dev" {
-            make_devices()?;
+        match m.target {
+            "/dev" => make_devices()?,
+            "/sys" => mount_cgroups(cgroups, writable_sysfs)?,
+            _ => {}
         }
     }
     for (link, target) in DEV_LINKS {

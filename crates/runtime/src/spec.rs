@@ -5,6 +5,7 @@
 //! the daemon about configuration, so this file is the whole contract.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// One container to start.
@@ -58,6 +59,11 @@ pub struct ContainerSpec {
     /// `--userns-remap`). `None`: the container's ids are the host's.
     #[serde(default)]
     pub user_namespace: Option<UserNamespace>,
+    /// Namespaced sysctls (`--sysctl`), written by the init through
+    /// `/proc/sys` once it is in the container's network and IPC
+    /// namespaces, after Docker's defaults (so they may override them).
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
     /// Host paths bound into the container (`Binds`, `Mounts` of type bind
     /// and volume: a volume's source is its data directory), attached in
     /// order after the tmpfs mounts and before the daemon's file binds; the

@@ -347,7 +347,7 @@ impl Engine {
             },
             control_socket: Some(self.paths.control_socket(&record.id)),
             hostname: record.config.hostname.clone(),
-            file_binds: ["hostname", "hosts", "resolv.conf"]
+            file_binds: ["resolv.conf", "hostname", "hosts"]
                 .iter()
                 .map(|f| FileBind {
                     source: dir.join(f),
@@ -364,6 +364,7 @@ impl Engine {
                 .userns_remap
                 .clone()
                 .filter(|_| !super::security::shares_host_userns(&record.host_config)),
+            sysctls: super::security::sysctls(&record.host_config)?,
             mounts,
         };
         // A remapped container's root owns its `/` (the upper directory)

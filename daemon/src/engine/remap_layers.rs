@@ -167,7 +167,10 @@ mod tests {
         let recorded_shifted = dir.path().join("recorded");
         std::fs::create_dir(&recorded_shifted).unwrap();
         std::fs::write(recorded_shifted.join(CHOICE_FILE), SHIFTED).unwrap();
-        assert!(choose(&recorded_shifted, &namespace()).await.unwrap().is_none());
+        assert!(choose(&recorded_shifted, &namespace())
+            .await
+            .unwrap()
+            .is_none());
         // Layers but no choice: made by a berthd that only shifted.
         let older = dir.path().join("older");
         std::fs::create_dir_all(older.join("layers/sha256-abc")).unwrap();

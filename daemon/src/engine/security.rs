@@ -6,9 +6,10 @@
 //! and every exec) and [`FilesystemSpec`] at start. The seccomp filter is
 //! compiled once per profile and capability set ([`FilterCache`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_api::container::{HostConfig, SecurityOpts};
+use berth_api::container::{namespaced_sysctl, HostConfig, SecurityOpts};
 use berth_api::ApiError;
 use berth_runtime::{
     FilesystemSpec, Rlimit, SecuritySpec, TmpfsMount, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
@@ -32,7 +33,37 @@ pub fn check(host: &HostConfig) -> Result<(), ApiError> {
         ulimit.check().map_err(ApiError::invalid)?;
     }
     tmpfs_mounts(host)?;
+    sysctls(host)?;
     Ok(())
+}
+
+/// `HostConfig.Sysctls`, checked as runc checks them before a start, with
+/// its messages: the IPC ones, and the network ones (`net.*`) unless the
+/// container shares the host's network namespace; anything else is not
+/// namespaced. Every name is dot-separated words (it becomes a path under
+/// `/proc/sys`).
+pub fn sysctls(host: &HostConfig) -> Result<BTreeMap<String, String>, ApiError> {
+    let Some(value) = host.extra.get("Sysctls").filter(|v| !v.is_null()) else {
+        return Ok(BTreeMap::new());
+    };
+    let sysctls: BTreeMap<String, String> = serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::invalid(format!("invalid Sysctls: {e}")))?;
+    for name in sysctls.keys() {
+        let words = name
+            .split('.')
+            .all(|w| !w.is_empty() && !w.contains(['/', '\0']));
+        if !words || !namespaced_sysctl(name) {
+            return Err(ApiError::invalid(format!(
+                "sysctl {name:?} is not in a separate kernel namespace"
+            )));
+        }
+        if name.starts_with("net.") && host.network_mode == "host" {
+            return Err(ApiError::invalid(format!(
+                "sysctl {name:?} not allowed in host network namespace"
+            )));
+        }
+    }
+    Ok(sysctls)
 }
 
 /// The seccomp filter of the container's processes (its init and every

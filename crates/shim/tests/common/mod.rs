@@ -137,6 +137,7 @@ impl Fixture {
             security: SecuritySpec::default(),
             filesystem: FilesystemSpec::default(),
             user_namespace: None,
+            sysctls: Default::default(),
             mounts: Vec::new(),
             id,
         }
