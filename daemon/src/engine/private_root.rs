@@ -9,7 +9,9 @@
 //! inside a mount namespace of the worker thread's own (`unshare(CLONE_NEWNS)`
 //! with `/` made recursively private first), so the host never sees the
 //! mount, and when the thread ends the namespace goes and the mount with it,
-//! whatever happens to berthd meanwhile. The container's binds and volumes
+//! whatever happens to berthd meanwhile (the layers of a remapped
+//! container are covered there with idmapped copies first, as its init
+//! covers them, [`LayerIdmap`]). The container's binds and volumes
 //! are bound into that overlay, parents first, as a start binds them, each
 //! destination resolved inside the overlay
 //! ([`berth_runtime::bind_under_root`]); they are unmounted, deepest first,
