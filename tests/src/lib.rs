@@ -37,6 +37,32 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The user `berthd --userns-remap default` stands for, which the daemon
+/// makes if it is missing: a guard taken before the daemon starts removes
+/// it (and its subordinate ranges with it) when dropped if it was not
+/// there before, so the host is left as it was.
+pub struct RemapUser {
+    created: bool,
+}
+
+impl RemapUser {
+    pub const NAME: &'static str = "berthremap";
+
+    pub fn before_daemon() -> RemapUser {
+        RemapUser {
+            created: nix::unistd::User::from_name(Self::NAME).unwrap().is_none(),
+        }
+    }
+}
+
+impl Drop for RemapUser {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = Command::new("userdel").arg(Self::NAME).status();
+        }
+    }
+}
+
 /// The busybox fixture: `(docker-archive, rootfs tarball)`, built once from
 /// Debian's busybox-static by `scripts/make-busybox-image.sh`.
 pub fn busybox_fixture() -> &'static (PathBuf, PathBuf) {

@@ -6,7 +6,7 @@
 //! the real docker CLI.
 
 use base64::Engine as _;
-use berth_tests::{Daemon, Run};
+use berth_tests::{Daemon, RemapUser, Run};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -929,32 +929,6 @@ fn the_docker_cli_copies_diffs_exports_and_commits() {
         err.stderr
     );
     assert_no_container_mounts(&d);
-}
-
-/// The user `--userns-remap default` stands for; removed at the end if
-/// this test made it, so the host is left as it was.
-struct RemapUser {
-    created: bool,
-}
-
-impl RemapUser {
-    const NAME: &'static str = "berthremap";
-
-    fn before_daemon() -> RemapUser {
-        RemapUser {
-            created: nix::unistd::User::from_name(Self::NAME).unwrap().is_none(),
-        }
-    }
-}
-
-impl Drop for RemapUser {
-    fn drop(&mut self) {
-        if self.created {
-            let _ = std::process::Command::new("userdel")
-                .arg(Self::NAME)
-                .status();
-        }
-    }
 }
 
 /// The uid and gid of one tar entry.

@@ -3,34 +3,11 @@
 //! subordinate ranges; `--userns host` opts out; what a user namespace
 //! cannot share is refused as dockerd refuses it.
 
-use berth_tests::{busybox_fixture, Daemon};
+use berth_tests::{busybox_fixture, Daemon, RemapUser};
 use std::os::unix::fs::MetadataExt;
-use std::process::Command;
 
 /// The remap user `default` stands for.
-const REMAP_USER: &str = "berthremap";
-
-/// Removes the remap user at the end if this test made it (its
-/// subordinate ranges go with it), so the host is left as it was.
-struct RemapUser {
-    created: bool,
-}
-
-impl RemapUser {
-    fn before_daemon() -> RemapUser {
-        RemapUser {
-            created: nix::unistd::User::from_name(REMAP_USER).unwrap().is_none(),
-        }
-    }
-}
-
-impl Drop for RemapUser {
-    fn drop(&mut self) {
-        if self.created {
-            let _ = Command::new("userdel").arg(REMAP_USER).status();
-        }
-    }
-}
+const REMAP_USER: &str = RemapUser::NAME;
 
 /// The first subordinate range of the remap user in `file`: (start, count).
 fn first_range(file: &str) -> (u32, u32) {

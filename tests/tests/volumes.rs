@@ -3,7 +3,7 @@
 //! `VOLUME`s and copy-up, `--volumes-from`, tmpfs mounts, volumes with
 //! driver options, filters, prune, removal rules and Docker's refusals.
 
-use berth_tests::{busybox_fixture, Daemon, Run};
+use berth_tests::{busybox_fixture, Daemon, RemapUser, Run};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -768,29 +768,9 @@ fn bad_names_and_mount_specs_are_refused_with_nothing_created() {
     assert!(d.container_ids().is_empty());
 }
 
-/// Removes the remap user at the end if this test made it, as the userns
-/// tests do.
-struct RemapUser {
-    created: bool,
-}
-
-impl Drop for RemapUser {
-    fn drop(&mut self) {
-        if self.created {
-            let _ = std::process::Command::new("userdel")
-                .arg("berthremap")
-                .status();
-        }
-    }
-}
-
 #[test]
 fn remapped_roots_own_their_volumes() {
-    let _user = RemapUser {
-        created: nix::unistd::User::from_name("berthremap")
-            .unwrap()
-            .is_none(),
-    };
+    let _user = RemapUser::before_daemon();
     let d = Daemon::start_with_args(&["--userns-remap", "default"]);
     let (archive, _) = busybox_fixture();
     d.docker(&["load", "-i", archive.to_str().unwrap()]).ok();
