@@ -26,7 +26,7 @@ use commands::inspect::InspectArgs;
 use commands::login::{LoginArgs, LogoutArgs};
 use commands::network::NetworkArgs;
 use commands::port::PortArgs;
-use commands::prune::ImagePruneArgs;
+use commands::prune::{ContainerPruneArgs, ImagePruneArgs, SystemPruneArgs};
 use commands::ps::PsArgs;
 use commands::pull::PullArgs;
 use commands::push::PushArgs;
@@ -111,6 +111,8 @@ enum Command {
     Ps(PsArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Manage containers
+    Container(ContainerArgs),
     /// Manage networks
     Network(NetworkArgs),
     /// Manage volumes
@@ -162,6 +164,18 @@ enum ImageCommand {
 }
 
 #[derive(Debug, clap::Args)]
+struct ContainerArgs {
+    #[command(subcommand)]
+    command: ContainerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
 struct SystemArgs {
     #[command(subcommand)]
     command: SystemCommand,
@@ -173,6 +187,8 @@ enum SystemCommand {
     Df(DfArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Remove unused data
+    Prune(SystemPruneArgs),
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -203,6 +219,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => commands::inspect::inspect(client, args).await,
         Command::Ps(args) => commands::ps::ps(client, args).await,
         Command::Port(args) => commands::port::port(client, args).await,
+        Command::Container(ContainerArgs { command }) => match command {
+            ContainerCommand::Prune(args) => commands::prune::container_prune(client, args).await,
+        },
         Command::Network(args) => commands::network::network(client, args).await,
         Command::Volume(args) => commands::volume::volume(client, args).await,
         Command::Image(ImageArgs { command }) => match command {
@@ -225,6 +244,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::System(SystemArgs { command }) => match command {
             SystemCommand::Df(args) => commands::df::df(client, args).await,
             SystemCommand::Info(args) => commands::system::info(client, args).await,
+            SystemCommand::Prune(args) => commands::prune::system_prune(client, args).await,
         },
     }
 }

@@ -207,3 +207,30 @@ def test_copy_in_and_out_export_diff_commit(client):
             client.images.remove(image.id, force=True)
     finally:
         c.remove(force=True)
+
+
+def test_prune_containers_networks_and_build_cache(client):
+    label = {"pytest-prune": "1"}
+    stopped = client.containers.run(
+        "busybox", ["sh", "-c", "head -c 100000 /dev/zero > /data"], labels=label, detach=True
+    )
+    stopped.wait()
+    running = client.containers.run("busybox", ["sleep", "60"], labels=label, detach=True)
+    other = client.containers.create("busybox", ["true"])
+    try:
+        report = client.containers.prune(filters={"label": "pytest-prune=1"})
+        assert report["ContainersDeleted"] == [stopped.id]
+        assert report["SpaceReclaimed"] >= 100000
+        assert {c.id for c in client.containers.list(all=True)} >= {running.id, other.id}
+        assert client.containers.prune(filters={"label": "pytest-prune=1"})["ContainersDeleted"] is None
+        with pytest.raises(docker.errors.APIError) as info:
+            client.containers.prune(filters={"bogus": "1"})
+        assert info.value.status_code == 400
+        network = client.networks.create("pytest-prune-net", labels=label)
+        assert client.networks.prune(filters={"label": "pytest-prune"}) == {
+            "NetworksDeleted": [network.name]
+        }
+        assert client.api.prune_builds() == {"CachesDeleted": None, "SpaceReclaimed": 0}
+    finally:
+        running.remove(force=True)
+        other.remove(force=True)

@@ -508,16 +508,7 @@ async fn prune(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
 /// `Deleted Networks:` and the names, then the blank line docker's
 /// `Println` of that text adds; nothing when nothing was removed.
 fn prune_output(deleted: &[String]) -> String {
-    if deleted.is_empty() {
-        return String::new();
-    }
-    let mut text = "Deleted Networks:\n".to_string();
-    for name in deleted {
-        text.push_str(name);
-        text.push('\n');
-    }
-    text.push('\n');
-    text
+    super::prune::deleted_section("Networks", deleted)
 }
 
 /// `network connect`.

@@ -280,22 +280,16 @@ async fn prune(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
 /// `Deleted Volumes:` with the names and a blank line, then the space
 /// reclaimed (counted only when something went).
 fn prune_output(deleted: &[String], space_reclaimed: u64) -> String {
-    let mut text = String::new();
-    let mut reclaimed = 0;
-    if !deleted.is_empty() {
-        text.push_str("Deleted Volumes:\n");
-        for name in deleted {
-            text.push_str(name);
-            text.push('\n');
-        }
-        text.push('\n');
-        reclaimed = i64::try_from(space_reclaimed).unwrap_or(i64::MAX);
-    }
-    text.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size(reclaimed)
-    ));
-    text
+    let reclaimed = if deleted.is_empty() {
+        0
+    } else {
+        space_reclaimed
+    };
+    format!(
+        "{}{}",
+        super::prune::deleted_section("Volumes", deleted),
+        super::prune::total_line(reclaimed)
+    )
 }
 
 #[cfg(test)]

@@ -241,6 +241,15 @@ pub struct Ulimit {
     pub soft: i64,
 }
 
+/// `POST /containers/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerPruneResponse {
+    /// `null` when nothing went, as Docker sends it.
+    pub containers_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
 /// Whether `name` is a sysctl a container may set (`Sysctls`, `--sysctl`)
 /// as Docker allows them: the IPC ones (the container always has an IPC
 /// namespace of its own), `fs.mqueue.*` and `net.*`.

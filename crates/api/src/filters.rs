@@ -55,6 +55,11 @@ impl Filters {
         self.0.get(key).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The filter keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -71,14 +76,16 @@ impl Filters {
         serde_json::to_string(&self.0).expect("a map of strings always serializes")
     }
 
-    /// Matches `label` filters (`key` or `key=value`) against a label map.
+    /// Matches `label` filters (`key` or `key=value`, all must hold)
+    /// against a label map, and `label!` ones as Docker's prunes do: they
+    /// exclude a label map that every one of them matches.
     pub fn labels_match(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.get("label")
-            .iter()
-            .all(|want| match want.split_once('=') {
-                Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
-                None => labels.contains_key(want.as_str()),
-            })
+        let holds = |want: &String| match want.split_once('=') {
+            Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
+            None => labels.contains_key(want.as_str()),
+        };
+        let unwanted = self.get("label!");
+        self.get("label").iter().all(holds) && (unwanted.is_empty() || !unwanted.iter().all(holds))
     }
 }
 

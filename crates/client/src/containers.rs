@@ -6,7 +6,8 @@ use crate::client::ApiRequest;
 use crate::query::{path_segment, Query};
 use crate::{Client, ClientError, Result};
 use berth_api::container::{
-    ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, WaitResponse,
+    ContainerInspect, ContainerPruneResponse, ContainerSummary, CreateRequest, CreateResponse,
+    WaitResponse,
 };
 use berth_api::Filters;
 use http::Method;
@@ -91,6 +92,15 @@ fn container_path(id: &str, action: &str) -> String {
 }
 
 impl Client {
+    /// `POST /containers/prune?filters=`: removes every container that is
+    /// not running.
+    pub async fn prune_containers(&self, filters: &Filters) -> Result<ContainerPruneResponse> {
+        let mut query = Query::new();
+        query.filters(filters);
+        self.send_json(ApiRequest::post("/containers/prune").query(query))
+            .await
+    }
+
     /// `POST /containers/create?name=`.
     pub async fn create_container(
         &self,
@@ -161,10 +171,8 @@ impl Client {
         let mut query = Query::new();
         query
             .flag("all", options.all)
-            .push_opt("limit", options.limit.filter(|l| *l > 0));
-        if !options.filters.is_empty() {
-            query.push("filters", options.filters.to_json());
-        }
+            .push_opt("limit", options.limit.filter(|l| *l > 0))
+            .filters(&options.filters);
         self.send_json(ApiRequest::get("/containers/json").query(query))
             .await
     }

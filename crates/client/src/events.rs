@@ -73,9 +73,7 @@ impl Client {
         query
             .push_opt("since", options.since.as_deref())
             .push_opt("until", options.until.as_deref());
-        if !options.filters.is_empty() {
-            query.push("filters", options.filters.to_json());
-        }
+        query.filters(&options.filters);
         let response = self.send(ApiRequest::get("/events").query(query)).await?;
         Ok(JsonStream::new(response.into_body()))
     }

@@ -42,9 +42,7 @@ impl Client {
     /// `dangling=false` every image no container uses.
     pub async fn prune_images(&self, filters: &Filters) -> Result<ImagePruneReport> {
         let mut query = Query::new();
-        if !filters.is_empty() {
-            query.push("filters", filters.to_json());
-        }
+        query.filters(filters);
         self.send_json(ApiRequest::post("/images/prune").query(query))
             .await
     }

@@ -45,10 +45,7 @@ impl Client {
     /// `GET /images/json?all=&filters=`.
     pub async fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>> {
         let mut query = Query::new();
-        query.flag("all", all);
-        if !filters.is_empty() {
-            query.push("filters", filters.to_json());
-        }
+        query.flag("all", all).filters(filters);
         self.send_json(ApiRequest::get("/images/json").query(query))
             .await
     }

@@ -17,9 +17,7 @@ fn network_path(id: &str, action: &str) -> String {
 
 fn filters_query(filters: &Filters) -> Query {
     let mut query = Query::new();
-    if !filters.is_empty() {
-        query.push("filters", filters.to_json());
-    }
+    query.filters(filters);
     query
 }
 

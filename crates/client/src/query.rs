@@ -28,6 +28,14 @@ impl Query {
         self
     }
 
+    /// `filters=<JSON>`, left out when there are none.
+    pub(crate) fn filters(&mut self, filters: &berth_api::Filters) -> &mut Self {
+        if !filters.is_empty() {
+            self.0.push(("filters", filters.to_json()));
+        }
+        self
+    }
+
     /// Adds `key=1` when `on`; Docker reads a missing key as false.
     pub(crate) fn flag(&mut self, key: &'static str, on: bool) -> &mut Self {
         if on {

@@ -14,9 +14,7 @@ fn volume_path(name: &str) -> String {
 
 fn filters_query(filters: &Filters) -> Query {
     let mut query = Query::new();
-    if !filters.is_empty() {
-        query.push("filters", filters.to_json());
-    }
+    query.filters(filters);
     query
 }
 

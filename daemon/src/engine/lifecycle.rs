@@ -604,7 +604,7 @@ impl Engine {
         self.remove_container(&container, force, volumes).await
     }
 
-    async fn remove_container(
+    pub(super) async fn remove_container(
         &self,
         container: &Arc<Container>,
         force: bool,

@@ -23,7 +23,9 @@ pub mod networks;
 mod pause;
 mod private_root;
 pub mod progress;
+mod prune;
 mod pull;
+pub use prune::prune_until;
 mod push;
 mod remap_layers;
 mod rename_top;
@@ -109,6 +111,8 @@ pub struct Engine {
     pub seccomp: Arc<berth_seccomp::FilterCache>,
     /// Volumes, and which containers use them.
     pub volumes: Arc<volumes::VolumeStore>,
+    /// Held while a prune runs: one at a time, as with Docker.
+    prune_lock: tokio::sync::Mutex<()>,
     table: RwLock<Table>,
 }
 
@@ -168,6 +172,7 @@ impl Engine {
             seccomp: Arc::default(),
             userns_remap,
             layer_idmap,
+            prune_lock: tokio::sync::Mutex::new(()),
             cgroups: match berth_cgroups::Layout::detect() {
                 Ok(layout) => Some(cgroups::Cgroups {
                     layout,

@@ -209,13 +209,17 @@ impl Engine {
 
     /// `POST /networks/prune`: user-defined networks without endpoints.
     pub async fn prune_networks(&self, filters: &Filters) -> Result<PruneResponse, ApiError> {
-        filters.validate(&["label", "until"])?;
+        filters.validate(&["label", "label!", "until"])?;
+        let until = super::prune_until(filters)?;
         let in_use = self.networks_in_use();
         let mut deleted = Vec::new();
         for network in self.net.networks.all() {
             if network.predefined()
                 || in_use.contains(&network.id)
                 || !filters.labels_match(&network.labels)
+                || until.is_some_and(|until| {
+                    super::logs::parse_timestamp(&network.created).is_some_and(|at| at > until)
+                })
             {
                 continue;
             }
@@ -224,6 +228,7 @@ impl Engine {
             self.network_event("destroy", &network, &[]);
             deleted.push(network.name);
         }
+        self.prune_event("network", 0);
         Ok(PruneResponse {
             networks_deleted: (!deleted.is_empty()).then_some(deleted),
         })

@@ -701,7 +701,7 @@ fn mount_local(options: &BTreeMap<String, String>, target: &Path) -> Result<(), 
 
 /// Bytes in the files below `dir`, each inode counted once, symlinks not
 /// followed, directories not counted (Docker's `directory.Size`).
-fn size_of(dir: &Path) -> u64 {
+pub(super) fn size_of(dir: &Path) -> u64 {
     let mut seen = HashSet::new();
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -737,17 +737,6 @@ fn filter_bool(key: &str, values: &[String]) -> Result<Option<bool>, ApiError> {
             many.join(" ")
         ))),
     }
-}
-
-/// `label!` filters: none of them may match.
-fn labels_exclude(filters: &Filters, labels: &BTreeMap<String, String>) -> bool {
-    filters
-        .get("label!")
-        .iter()
-        .all(|unwanted| match unwanted.split_once('=') {
-            Some((k, v)) => labels.get(k).map(String::as_str) != Some(v),
-            None => !labels.contains_key(unwanted.as_str()),
-        })
 }
 
 impl Engine {
@@ -832,10 +821,7 @@ impl Engine {
             .list()
             .into_iter()
             .filter(|(record, refs)| {
-                *refs == 0
-                    && (all || record.anonymous())
-                    && filters.labels_match(&record.labels)
-                    && labels_exclude(filters, &record.labels)
+                *refs == 0 && (all || record.anonymous()) && filters.labels_match(&record.labels)
             })
             .map(|(record, _)| record.name)
             .collect();
@@ -855,6 +841,7 @@ impl Engine {
             Ok(reply)
         })
         .await
+        .inspect(|reply| self.prune_event("volume", reply.space_reclaimed))
     }
 
     /// Volumes with their size and how many containers use them

@@ -30,6 +30,12 @@ pub async fn list(engine: &Arc<Engine>, query: &Query) -> ApiResult {
     http::ok_json(&engine.list(query.bool("all"), query.int("limit")?, &filters)?)
 }
 
+/// `POST /containers/prune`: every container that is not running.
+pub async fn prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
+    let filters = Filters::parse(query.get("filters").unwrap_or(""))?;
+    http::ok_json(&engine.prune_containers(&filters).await?)
+}
+
 pub async fn inspect(engine: &Arc<Engine>, id: &str) -> ApiResult {
     http::ok_json(&engine.inspect(id)?)
 }

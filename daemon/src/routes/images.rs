@@ -209,10 +209,12 @@ pub async fn history(engine: &Arc<Engine>, name: &str) -> ApiResult {
 }
 
 /// `POST /images/prune`: dangling images no container uses, or with
-/// `dangling=false` every image no container uses.
+/// `dangling=false` every image no container uses; filters `label`,
+/// `label!` and `until` (images created before it).
 pub async fn prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
     let filters = Filters::parse(query.get("filters").unwrap_or(""))?;
-    filters.validate(&["dangling", "label", "until"])?;
+    filters.validate(&["dangling", "label", "label!", "until"])?;
+    let until = crate::engine::prune_until(&filters)?;
     let only_dangling = filters
         .get("dangling")
         .first()
@@ -228,8 +230,10 @@ pub async fn prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
             .as_ref()
             .and_then(|c| c.labels.clone())
             .unwrap_or_default();
+        let created = i128::from(image.created_unix) * 1_000_000_000;
         if (only_dangling && !image.repo_tags.is_empty())
             || !filters.labels_match(&labels)
+            || until.is_some_and(|until| created > until)
             || engine.container_using_image(&image.id).is_some()
         {
             continue;
@@ -254,6 +258,7 @@ pub async fn prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
             Event::new("image", "delete", image.id.clone()).with("name", image.id.clone()),
         );
     }
+    engine.prune_event("image", u64::try_from(reclaimed).unwrap_or_default());
     http::ok_json(&json!({
         "ImagesDeleted": if deleted.is_empty() { serde_json::Value::Null } else { json!(deleted) },
         "SpaceReclaimed": reclaimed,

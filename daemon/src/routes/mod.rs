@@ -29,6 +29,7 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
 
         (&Method::POST, ["containers", "create"]) => containers::create(&engine, req, &query).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&engine, &query).await,
+        (&Method::POST, ["containers", "prune"]) => containers::prune(&engine, &query).await,
         (&Method::GET, ["containers", id, "json"]) => containers::inspect(&engine, id).await,
         (&Method::POST, ["containers", id, "start"]) => containers::start(&engine, id).await,
         (&Method::POST, ["containers", id, "stop"]) => containers::stop(&engine, id, &query).await,
@@ -81,6 +82,7 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
             images::history(&engine, &name.join("/")).await
         }
         (&Method::GET, ["system", "df"]) => system::df(&engine).await,
+        (&Method::POST, ["build", "prune"]) => system::build_prune(&engine, &query).await,
         (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
             images::push(&engine, &name.join("/"), req, &query).await
         }

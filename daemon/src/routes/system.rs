@@ -26,6 +26,15 @@ pub async fn version(engine: &Engine) -> ApiResult {
     http::ok_json(&engine.version())
 }
 
+/// `POST /build/prune`: Berth builds nothing, so it has no build cache;
+/// the reply says that nothing went (`docker system prune` asks for it
+/// last). Malformed filters are still a 400.
+pub async fn build_prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
+    Filters::parse(query.get("filters").unwrap_or(""))?;
+    engine.prune_event("builder", 0);
+    http::ok_json(&serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0}))
+}
+
 /// `GET /system/df`: images with how many containers use them,
 /// containers, and volumes with their size and users; Berth has no build
 /// cache yet.
