@@ -229,3 +229,70 @@ fn system_prune_takes_containers_networks_volumes_and_images_in_dockers_order() 
         );
     }
 }
+
+#[test]
+fn sizes_show_in_ps_inspect_and_df_as_docker_shows_them() {
+    let d = Daemon::with_busybox();
+    d.docker(&[
+        "run",
+        "--name",
+        "sized",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 1048576 /dev/zero > /big",
+    ])
+    .ok();
+    let inspect = output(d.docker(&[
+        "inspect",
+        "--size",
+        "-f",
+        "{{.SizeRw}} {{.SizeRootFs}}",
+        "sized",
+    ]));
+    let sizes: Vec<i64> = inspect
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let image_size: i64 = output(d.docker(&["image", "inspect", "-f", "{{.Size}}", "busybox"]))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(sizes, [1_048_576, 1_048_576 + image_size], "{inspect}");
+    // Without --size, no sizes at all.
+    let plain = d.get("/containers/sized/json").json();
+    assert!(plain.get("SizeRw").is_none(), "{plain}");
+    let rows = d.get("/containers/json?all=1&size=1").json();
+    assert_eq!(rows[0]["SizeRw"], 1_048_576);
+    assert!(d.get("/containers/json?all=1").json()[0]
+        .get("SizeRw")
+        .is_none());
+
+    let format = ["ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"];
+    let docker = output(d.docker(&format));
+    assert!(docker.starts_with("sized 1.05MB (virtual "), "{docker}");
+    assert_eq!(output(d.berth(&format)), docker);
+    let table = output(d.berth(&["ps", "-a", "-s"]));
+    assert!(table.lines().next().unwrap().ends_with("SIZE"), "{table}");
+    assert_eq!(
+        output(d.docker(&["ps", "-a", "-s"])).lines().next(),
+        table.lines().next()
+    );
+
+    let df = [
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.Size}} {{.Reclaimable}}",
+    ];
+    let docker = output(d.docker(&df));
+    assert!(
+        docker
+            .lines()
+            .any(|l| l == "Containers 1.049MB 1.049MB (100%)"),
+        "{docker}"
+    );
+    assert_eq!(output(d.berth(&df)), docker);
+}

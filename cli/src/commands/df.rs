@@ -79,11 +79,11 @@ fn summary(usage: &DiskUsage) -> Vec<Value> {
         Some(usage.layers_size - used_by_containers),
     );
 
-    let container_size: i64 = containers.iter().map(|c| c.size_rw).sum();
+    let container_size: i64 = containers.iter().filter_map(|c| c.size_rw).sum();
     let idle: i64 = containers
         .iter()
         .filter(|c| !is_active(c))
-        .map(|c| c.size_rw)
+        .filter_map(|c| c.size_rw)
         .sum();
     let container_row = summary_row(
         "Containers",
@@ -157,7 +157,7 @@ fn reclaimable_text(reclaimable: i64, total: i64) -> String {
 
 /// Running, paused and restarting containers hold their layers.
 fn is_active(container: &ContainerUsage) -> bool {
-    let state = &container.summary.state;
+    let state = &container.state;
     ["running", "paused", "restarting"]
         .iter()
         .any(|s| state.contains(s))
@@ -275,7 +275,7 @@ fn container_headers() -> Value {
 }
 
 fn container_row(container: &ContainerUsage, trunc: bool, now: i64) -> Value {
-    let c = &container.summary;
+    let c = container;
     let (id, command) = if trunc {
         (short_id(&c.id), go_quote(&ellipsis(&c.command, 20)))
     } else {
@@ -293,7 +293,7 @@ fn container_row(container: &ContainerUsage, trunc: bool, now: i64) -> Value {
         "Image": c.image,
         "Command": command,
         "LocalVolumes": local_volumes.to_string(),
-        "Size": human_size_3(container.size_rw),
+        "Size": human_size_3(container.size_rw.unwrap_or_default()),
         "RunningFor": time_ago(c.created, now),
         "Status": c.status,
         "Names": names.join(","),
@@ -365,12 +365,10 @@ mod tests {
     }
 
     fn container(state: &str, size_rw: i64) -> ContainerUsage {
-        ContainerUsage {
-            summary: ContainerSummary {
-                state: state.into(),
-                ..ContainerSummary::default()
-            },
-            size_rw,
+        ContainerSummary {
+            state: state.into(),
+            size_rw: Some(size_rw),
+            ..ContainerSummary::default()
         }
     }
 

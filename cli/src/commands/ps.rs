@@ -3,7 +3,7 @@
 
 use super::{out, StatusError};
 use crate::format::table::ListFormat;
-use crate::format::{ellipsis, go_quote, go_time, short_id, time_ago};
+use crate::format::{ellipsis, go_quote, go_time, human_size as human_size_3, short_id, time_ago};
 use berth_api::container::ContainerSummary;
 use berth_api::network::Port;
 use berth_api::Filters;
@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 /// Docker's default `ps` table.
 const DEFAULT_FORMAT: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+/// The default table with `-s`.
+const SIZE_FORMAT: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}";
 
 /// Longest COMMAND shown without `--no-trunc`.
 const COMMAND_WIDTH: usize = 20;
@@ -41,6 +43,9 @@ pub struct PsArgs {
     /// Format output using a template ('table', 'table TEMPLATE', 'json', or 'TEMPLATE')
     #[arg(long)]
     pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
 }
 
 /// Turns repeated `--filter key=value` into the API's filters.
@@ -65,12 +70,20 @@ pub fn parse_filters(values: &[String], flag: &str) -> anyhow::Result<Filters> {
 /// `berth ps`.
 pub async fn ps(client: &Client, args: PsArgs) -> anyhow::Result<()> {
     let limit = if args.latest { 1 } else { args.last };
+    // As docker: sizes when asked for, or when the format shows them.
+    let size = args.size || args.format.as_deref().is_some_and(|f| f.contains(".Size"));
     let options = ListContainersOptions {
         all: args.all,
         limit: (limit > 0).then_some(limit),
         filters: parse_filters(&args.filters, "-f, --filter")?,
+        size,
     };
-    let format = ListFormat::parse(args.format.as_deref(), args.quiet, DEFAULT_FORMAT)?;
+    let default = if args.size {
+        SIZE_FORMAT
+    } else {
+        DEFAULT_FORMAT
+    };
+    let format = ListFormat::parse(args.format.as_deref(), args.quiet, default)?;
     let containers = client.list_containers(&options).await?;
     let now = chrono::Utc::now().timestamp();
     let rows: Vec<Value> = containers
@@ -97,6 +110,7 @@ fn headers() -> Value {
         "Mounts": "MOUNTS",
         "Networks": "NETWORKS",
         "LocalVolumes": "LOCAL VOLUMES",
+        "Size": "SIZE",
     })
 }
 
@@ -151,7 +165,18 @@ fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         "Mounts": mounts,
         "Networks": networks,
         "LocalVolumes": local_volumes.to_string(),
+        "Size": size(c),
     })
+}
+
+/// SIZE: the writable layer, and with the image's when known, as docker
+/// shows them (`1.05MB (virtual 5.3MB)`).
+fn size(c: &ContainerSummary) -> String {
+    let rw = human_size_3(c.size_rw.unwrap_or_default());
+    match c.size_root_fs.filter(|s| *s > 0) {
+        Some(root_fs) => format!("{rw} (virtual {})", human_size_3(root_fs)),
+        None => rw,
+    }
 }
 
 /// The IMAGE column: short ids for images run by id, digests dropped.

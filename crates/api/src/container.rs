@@ -461,6 +461,12 @@ pub struct ContainerInspect {
     pub mounts: Vec<MountPoint>,
     pub config: ContainerConfig,
     pub network_settings: serde_json::Value,
+    /// With `size=1`: bytes in the writable layer, and in it and the
+    /// image together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 /// One row of `GET /containers/json`.
@@ -481,6 +487,12 @@ pub struct ContainerSummary {
     pub host_config: serde_json::Value,
     pub network_settings: serde_json::Value,
     pub mounts: Vec<MountPoint>,
+    /// With `size=1`: bytes in the writable layer, and in it and the
+    /// image together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -33,6 +33,8 @@ pub struct ListContainersOptions {
     /// Only the `limit` most recently created containers (any state).
     pub limit: Option<i64>,
     pub filters: Filters,
+    /// Ask for `SizeRw` and `SizeRootFs` (`size=1`).
+    pub size: bool,
 }
 
 /// `GET /containers/{id}/logs` parameters.
@@ -172,6 +174,7 @@ impl Client {
         query
             .flag("all", options.all)
             .push_opt("limit", options.limit.filter(|l| *l > 0))
+            .flag("size", options.size)
             .filters(&options.filters);
         self.send_json(ApiRequest::get("/containers/json").query(query))
             .await

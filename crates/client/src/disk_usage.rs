@@ -20,15 +20,9 @@ pub struct DiskUsage {
     pub build_cache: Option<Vec<BuildCacheRecord>>,
 }
 
-/// A container of `/system/df`: its summary and the size of its writable
-/// layer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ContainerUsage {
-    #[serde(flatten)]
-    pub summary: ContainerSummary,
-    pub size_rw: i64,
-}
+/// A container of `/system/df`: its summary, with the size of its
+/// writable layer (`SizeRw`).
+pub type ContainerUsage = ContainerSummary;
 
 /// A volume of `/system/df`: the volume as `GET /volumes` shows it, with
 /// its `UsageData`.
@@ -73,10 +67,7 @@ mod tests {
         )
         .unwrap();
         let container = &usage.containers.unwrap()[0];
-        assert_eq!(
-            (container.summary.id.as_str(), container.size_rw),
-            ("abc", 7)
-        );
+        assert_eq!((container.id.as_str(), container.size_rw), ("abc", Some(7)));
         assert_eq!(
             usage.volumes.unwrap()[0].usage_data.as_ref().unwrap().size,
             3

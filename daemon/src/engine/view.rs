@@ -10,6 +10,8 @@ use berth_api::system::{Component, Info, Version};
 use berth_api::time::human_duration;
 use berth_api::{ApiError, Filters};
 use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -126,6 +128,8 @@ impl Engine {
             },
             mounts: r.mounts.iter().map(|m| m.to_api()).collect(),
             config,
+            size_rw: None,
+            size_root_fs: None,
             network_settings: serde_json::to_value(self.network_settings(&r))
                 .expect("network settings serialize"),
         })
@@ -149,7 +153,55 @@ impl Engine {
             host_config: json!({ "NetworkMode": network_mode(r) }),
             network_settings: json!({ "Networks": self.endpoint_settings(r) }),
             mounts: r.mounts.iter().map(|m| m.to_api()).collect(),
+            size_rw: None,
+            size_root_fs: None,
         }
+    }
+
+    /// `(SizeRw, SizeRootFs)` of containers (id, image id): the bytes in
+    /// each writable layer, and with its image's layers (`size=1`, `GET
+    /// /system/df`).
+    pub async fn container_sizes(
+        &self,
+        containers: Vec<(String, String)>,
+    ) -> Result<Vec<(i64, i64)>, ApiError> {
+        let images = self.images.clone();
+        let uppers: Vec<(PathBuf, String)> = containers
+            .into_iter()
+            .map(|(id, image)| (self.paths.container_dir(&id).join("upper"), image))
+            .collect();
+        super::blocking(move || {
+            let image_sizes: HashMap<String, i64> = images
+                .list()
+                .map_err(super::image_error)?
+                .into_iter()
+                .map(|image| (image.id, image.size))
+                .collect();
+            Ok(uppers
+                .iter()
+                .map(|(upper, image)| {
+                    let rw = i64::try_from(super::volumes::size_of(upper)).unwrap_or(i64::MAX);
+                    (rw, rw + image_sizes.get(image).copied().unwrap_or_default())
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Fills `SizeRw` and `SizeRootFs` of list rows.
+    pub async fn with_sizes(
+        &self,
+        mut rows: Vec<ContainerSummary>,
+    ) -> Result<Vec<ContainerSummary>, ApiError> {
+        let ids = rows
+            .iter()
+            .map(|row| (row.id.clone(), row.image_id.clone()))
+            .collect();
+        for (row, (rw, root_fs)) in rows.iter_mut().zip(self.container_sizes(ids).await?) {
+            row.size_rw = Some(rw);
+            row.size_root_fs = Some(root_fs);
+        }
+        Ok(rows)
     }
 
     /// `GET /containers/json`.

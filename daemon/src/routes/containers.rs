@@ -27,7 +27,11 @@ pub async fn create(engine: &Arc<Engine>, req: Request, query: &Query) -> ApiRes
 
 pub async fn list(engine: &Arc<Engine>, query: &Query) -> ApiResult {
     let filters = Filters::parse(query.get("filters").unwrap_or(""))?;
-    http::ok_json(&engine.list(query.bool("all"), query.int("limit")?, &filters)?)
+    let rows = engine.list(query.bool("all"), query.int("limit")?, &filters)?;
+    if query.bool("size") {
+        return http::ok_json(&engine.with_sizes(rows).await?);
+    }
+    http::ok_json(&rows)
 }
 
 /// `POST /containers/prune`: every container that is not running.
@@ -36,8 +40,17 @@ pub async fn prune(engine: &Arc<Engine>, query: &Query) -> ApiResult {
     http::ok_json(&engine.prune_containers(&filters).await?)
 }
 
-pub async fn inspect(engine: &Arc<Engine>, id: &str) -> ApiResult {
-    http::ok_json(&engine.inspect(id)?)
+/// `GET /containers/{id}/json`; with `size=1`, `SizeRw` and `SizeRootFs`.
+pub async fn inspect(engine: &Arc<Engine>, id: &str, query: &Query) -> ApiResult {
+    let mut inspect = engine.inspect(id)?;
+    if query.bool("size") {
+        let ids = vec![(inspect.id.clone(), inspect.image.clone())];
+        if let Some((rw, root_fs)) = engine.container_sizes(ids).await?.pop() {
+            inspect.size_rw = Some(rw);
+            inspect.size_root_fs = Some(root_fs);
+        }
+    }
+    http::ok_json(&inspect)
 }
 
 pub async fn start(engine: &Arc<Engine>, id: &str) -> ApiResult {

@@ -30,7 +30,9 @@ pub async fn route(engine: Arc<Engine>, req: Request, path: &str, query: Query) 
         (&Method::POST, ["containers", "create"]) => containers::create(&engine, req, &query).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&engine, &query).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(&engine, &query).await,
-        (&Method::GET, ["containers", id, "json"]) => containers::inspect(&engine, id).await,
+        (&Method::GET, ["containers", id, "json"]) => {
+            containers::inspect(&engine, id, &query).await
+        }
         (&Method::POST, ["containers", id, "start"]) => containers::start(&engine, id).await,
         (&Method::POST, ["containers", id, "stop"]) => containers::stop(&engine, id, &query).await,
         (&Method::POST, ["containers", id, "restart"]) => {

@@ -65,7 +65,7 @@ pub async fn df(engine: &Arc<Engine>) -> ApiResult {
     http::ok_json(&serde_json::json!({
         "LayersSize": layers_size,
         "Images": images,
-        "Containers": containers,
+        "Containers": engine.with_sizes(containers).await?,
         "Volumes": engine.volumes_usage().await?,
         "BuildCache": [],
     }))
