@@ -295,3 +295,74 @@ fn version_and_info_answer() {
     let cpus = std::thread::available_parallelism().unwrap().get();
     assert_eq!(info.stdout.trim(), format!("overlay2 linux {cpus}"));
 }
+
+#[test]
+fn ps_filters_by_order_volume_network_and_ports() {
+    let d = Daemon::with_busybox();
+    d.docker(&["network", "create", "psnet"]).ok();
+    let sleep = ["busybox", "sleep", "60"];
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(sleep);
+        d.docker(&all).ok();
+    };
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "none",
+        "-v",
+        "psvol:/data",
+    ]);
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "--network",
+        "psnet",
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "90",
+    ]);
+    d.docker(&[
+        "create",
+        "--name",
+        "c3",
+        "--expose",
+        "5000-5001/udp",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    for (filter, names) in [
+        ("before=c3", "c2\nc1\n"),
+        ("since=c1", "c3\nc2\n"),
+        ("volume=psvol", "c1\n"),
+        ("volume=/data", "c1\n"),
+        ("network=psnet", "c2\n"),
+        ("publish=80", "c2\n"),
+        ("publish=80/udp", ""),
+        ("expose=90", "c2\n"),
+        ("expose=80", "c2\n"),
+        ("expose=5000-5001/udp", "c3\n"),
+        ("is-task=true", ""),
+    ] {
+        let args = ["ps", "-a", "--format", "{{.Names}}", "--filter", filter];
+        let docker = d.docker(&args).ok().stdout;
+        assert_eq!(docker, names, "{filter}");
+        assert_eq!(d.berth(&args).ok().stdout, docker, "{filter}");
+    }
+    for (filter, message) in [
+        ("before=nosuch", "No such container: nosuch"),
+        ("publish=bad", "invalid filter 'publish=bad'"),
+    ] {
+        let r = d.docker(&["ps", "-a", "--filter", filter]);
+        assert_ne!(r.code, 0);
+        assert!(r.stderr.contains(message), "{filter}: {}", r.stderr);
+    }
+    d.docker(&["rm", "-f", "c1", "c2", "c3"]).ok();
+}

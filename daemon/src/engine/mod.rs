@@ -15,6 +15,7 @@ pub mod events;
 pub mod exec;
 mod files;
 mod lifecycle;
+mod list_filters;
 pub mod logs;
 mod mounts;
 mod names;

@@ -211,7 +211,13 @@ impl Engine {
         limit: Option<i64>,
         filters: &Filters,
     ) -> Result<Vec<ContainerSummary>, ApiError> {
-        filters.validate(&["id", "name", "label", "status", "ancestor", "exited"])?;
+        filters.validate(&[
+            "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
+            "network", "publish", "expose", "is-task",
+        ])?;
+        let more = super::list_filters::ListFilters::parse(filters, |reference| {
+            Ok(self.lookup(reference)?.snapshot().created)
+        })?;
         let names: Vec<regex::Regex> = filters
             .get("name")
             .iter()
@@ -263,6 +269,7 @@ impl Engine {
                 && (exited.is_empty()
                     || (r.state.status == Status::Exited && exited.contains(&r.state.exit_code)))
                 && (filters.get("ancestor").is_empty() || ancestors.contains(&r.image_id))
+                && more.matches(r)
         });
         records.sort_by(|a, b| b.created.cmp(&a.created));
         if let Some(limit) = limit.filter(|l| *l > 0) {
