@@ -1,6 +1,7 @@
 //! docker-compose (Debian's, on docker-py) against berthd: a project with a
-//! named volume, a read-only bind, a tmpfs, `volumes_from` and its own
-//! network, brought up, used and taken down again.
+//! named volume, a read-only bind, a tmpfs, `volumes_from`, a healthcheck
+//! another service waits for, and its own network, brought up, used and
+//! taken down again.
 
 use berth_tests::{eventually, Daemon, Run};
 use std::path::Path;
@@ -17,12 +18,18 @@ services:
       - webdata:/data
     tmpfs:
       - /scratch:size=1m
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /data/copied"]
+      interval: 1s
+      retries: 10
   reader:
     image: busybox
     command: ["sleep", "3600"]
     volumes_from:
       - web:ro
-    depends_on: [web]
+    depends_on:
+      web:
+        condition: service_healthy
 volumes:
   webdata:
     labels:
@@ -56,6 +63,8 @@ fn a_compose_project_with_volumes_comes_up_works_and_goes_away() {
     compose(&d, dir, &["up", "-d"]).ok();
     let ps = compose(&d, dir, &["ps"]).ok().stdout;
     assert_eq!(ps.matches(" Up ").count(), 2, "{ps}");
+    // reader started only once web was healthy.
+    assert!(ps.contains("Up (healthy)"), "{ps}");
 
     // web copied the bind's file into the named volume; reader sees the
     // volume through volumes_from, read-only.

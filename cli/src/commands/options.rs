@@ -7,7 +7,9 @@
 
 use super::isolation;
 use super::mounts::{self, VolumeFlags};
-use berth_api::container::{ContainerConfig, CreateRequest, HostConfig, RestartPolicy};
+use berth_api::container::{
+    ContainerConfig, CreateRequest, HealthConfig, HostConfig, RestartPolicy,
+};
 use berth_api::network::{
     EndpointIpamConfig, EndpointSettings, NetworkModeKind, NetworkingConfig, PortBinding, StringMap,
 };
@@ -137,6 +139,31 @@ pub struct ContainerOptions {
         allow_negative_numbers = true
     )]
     pub oom_score_adj: Option<i64>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd", value_name = "STRING")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(long = "health-interval", value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(long = "health-timeout", value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-period", value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-interval", value_name = "DURATION")]
+    pub health_start_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(
+        long = "health-retries",
+        value_name = "INT",
+        allow_negative_numbers = true
+    )]
+    pub health_retries: Option<i64>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
     #[arg(long, value_name = "DEVICE")]
     pub device: Vec<String>,
@@ -170,6 +197,48 @@ impl ContainerOptions {
 
     /// The create body. `attach` says whether the caller will attach to the
     /// container's output (not for `run -d`).
+    /// `--health-*` and `--no-healthcheck` as docker's CLI reads them.
+    fn healthcheck(&self) -> Result<Option<HealthConfig>, String> {
+        let duration = |flag: &str, value: &Option<String>| -> Result<i64, String> {
+            let Some(text) = value else {
+                return Ok(0);
+            };
+            let nanos = berth_api::time::parse_go_duration(text).ok_or_else(|| {
+                format!("invalid argument {text:?} for \"--{flag}\" flag: time: invalid duration {text:?}")
+            })?;
+            if nanos < 0 {
+                return Err(format!("--{flag} cannot be negative"));
+            }
+            Ok(i64::try_from(nanos).unwrap_or(i64::MAX))
+        };
+        let config = HealthConfig {
+            test: self
+                .health_cmd
+                .as_ref()
+                .filter(|cmd| !cmd.is_empty())
+                .map(|cmd| vec!["CMD-SHELL".to_string(), cmd.clone()]),
+            interval: duration("health-interval", &self.health_interval)?,
+            timeout: duration("health-timeout", &self.health_timeout)?,
+            start_period: duration("health-start-period", &self.health_start_period)?,
+            start_interval: duration("health-start-interval", &self.health_start_interval)?,
+            retries: self.health_retries.unwrap_or(0),
+        };
+        let any = config != HealthConfig::default();
+        if self.no_healthcheck {
+            if any {
+                return Err("--no-healthcheck conflicts with --health-* options".to_string());
+            }
+            return Ok(Some(HealthConfig {
+                test: Some(vec!["NONE".to_string()]),
+                ..HealthConfig::default()
+            }));
+        }
+        if config.retries < 0 {
+            return Err("--health-retries cannot be negative".to_string());
+        }
+        Ok(any.then_some(config))
+    }
+
     pub fn create_request(&self, attach: bool) -> Result<CreateRequest, String> {
         let env = collect_env(&self.env_file, &self.env)?;
         let restart_policy = parse_restart(&self.restart)?;
@@ -212,6 +281,7 @@ impl ContainerOptions {
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout,
             exposed_ports: (!ports.exposed.is_empty()).then_some(ports.exposed),
+            healthcheck: self.healthcheck()?,
             ..ContainerConfig::default()
         };
         let security = isolation::security_options(&self.security_opt)?;

@@ -41,9 +41,56 @@ pub struct ContainerConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
     /// Fields Berth does not act on yet, kept so inspect shows them.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `Config.Healthcheck`: the test (`["NONE"]`, `["CMD", ...]` or
+/// `["CMD-SHELL", "..."]`) and its timing, durations in nanoseconds (0:
+/// inherited, then Docker's default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
+    pub interval: i64,
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
+    pub timeout: i64,
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
+    pub start_period: i64,
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
+    pub start_interval: i64,
+    #[serde(skip_serializing_if = "is_zero", deserialize_with = "null_as_zero")]
+    pub retries: i64,
+}
+
+/// `null` (docker-py's unset timing) as 0.
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `State.Health`: `starting`, `healthy` or `unhealthy`, failed probes in a
+/// row, and the last probes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    pub status: String,
+    pub failing_streak: i64,
+    pub log: Vec<HealthLog>,
+}
+
+/// One probe of `State.Health.Log`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthLog {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -424,6 +471,8 @@ pub struct ContainerState {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

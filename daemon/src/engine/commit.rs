@@ -214,38 +214,18 @@ fn merge_map(
     }
 }
 
-/// The healthcheck's fields the user left empty come from the container's.
+/// The healthcheck's fields the user left empty come from the container's
+/// (the same merge as a container's over its image's).
 fn merge_healthcheck(user: &mut RunConfig, container: &RunConfig) {
-    let Some(theirs) = container.extra.get("Healthcheck").filter(|h| !h.is_null()) else {
-        return;
+    let typed = |config: &RunConfig| {
+        config
+            .extra
+            .get("Healthcheck")
+            .and_then(|h| serde_json::from_value(h.clone()).ok())
     };
-    let mine = user
-        .extra
-        .entry("Healthcheck".to_string())
-        .or_insert(Value::Null);
-    let (Value::Object(mine), Value::Object(theirs)) = (mine, theirs) else {
-        *user.extra.get_mut("Healthcheck").expect("inserted above") = theirs.clone();
-        return;
-    };
-    for field in [
-        "Test",
-        "Interval",
-        "Timeout",
-        "StartPeriod",
-        "StartInterval",
-        "Retries",
-    ] {
-        let empty = match mine.get(field) {
-            None | Some(Value::Null) => true,
-            Some(Value::Array(items)) => items.is_empty(),
-            Some(Value::Number(n)) => n.as_i64() == Some(0),
-            Some(_) => false,
-        };
-        if empty {
-            if let Some(value) = theirs.get(field) {
-                mine.insert(field.to_string(), value.clone());
-            }
-        }
+    if let Some(merged) = super::health::merge(typed(user), typed(container)) {
+        let value = serde_json::to_value(merged).expect("a healthcheck serializes");
+        user.extra.insert("Healthcheck".to_string(), value);
     }
 }
 

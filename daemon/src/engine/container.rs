@@ -48,6 +48,9 @@ pub struct State {
     pub error: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The healthcheck's status and last probes, with a healthcheck.
+    #[serde(default)]
+    pub health: Option<berth_api::container::Health>,
 }
 
 /// What is written to `containers/<id>/config.v2.json`.

@@ -44,6 +44,7 @@ impl Engine {
         super::security::check(&host_config)?;
         super::security::check_userns(&host_config, self.userns_remap.is_some())?;
         super::devices::validate(&host_config)?;
+        super::health::check(config.healthcheck.as_ref())?;
         super::security::seccomp_filter(&self.seccomp, &host_config).await?;
         super::security::fill_defaults(&mut host_config);
         let images = self.images.clone();
@@ -92,6 +93,7 @@ impl Engine {
             config,
             host_config,
             state: State {
+                health: None,
                 status: Status::Created,
                 pid: 0,
                 shim_pid: 0,
@@ -191,6 +193,11 @@ fn merge_image_config(config: &mut ContainerConfig, image: Option<&RunConfig>) {
     if config.stop_signal.is_none() {
         config.stop_signal = image.stop_signal.clone();
     }
+    let image_health = image
+        .extra
+        .get("Healthcheck")
+        .and_then(|h| serde_json::from_value(h.clone()).ok());
+    config.healthcheck = super::health::merge(config.healthcheck.take(), image_health);
     if let Some(ports) = &image.exposed_ports {
         let mine = config.exposed_ports.get_or_insert_with(Default::default);
         for (k, v) in ports {

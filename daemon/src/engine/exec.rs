@@ -65,6 +65,11 @@ impl Exec {
         change(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// The exec's pid on the host while it runs (0 before).
+    pub fn pid(&self) -> i32 {
+        self.state().pid
+    }
+
     /// The command line as Docker shows it in events.
     pub fn command_line(&self) -> String {
         self.config.cmd.clone().unwrap_or_default().join(" ")
@@ -122,6 +127,11 @@ impl Execs {
             .filter(|e| e.container_id == container_id)
             .map(|e| e.id.clone())
             .collect()
+    }
+
+    /// Drops one exec from the table (a health probe, once recorded).
+    pub fn forget(&self, id: &str) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 
     pub fn forget_container(&self, container_id: &str) {

@@ -170,7 +170,8 @@ impl Engine {
                 .init_pidfd
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()) = pidfd_open(record.state.pid).ok();
-            self.watch_exit(container, shim_pid);
+            self.watch_exit(container.clone(), shim_pid);
+            self.watch_health(container);
         } else {
             let engine = self.clone();
             tokio::spawn(async move { engine.on_exit(&container).await });
@@ -428,6 +429,7 @@ impl Engine {
                 tracing::info!(container = %container.id, pid, shim_pid, "started");
                 self.container_event(container, "start", &[]);
                 self.watch_exit(container.clone(), shim_pid);
+                self.watch_health(container.clone());
                 Ok(())
             }
             StartReport::Failed { message, exit_code } => {

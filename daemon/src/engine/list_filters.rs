@@ -2,8 +2,9 @@
 //! dockerd reads them: `before` and `since` (another container, by name or
 //! id), `volume` (a volume name or mount destination), `network` (a
 //! network name or id), `publish` and `expose` (`port[/proto]` or
-//! `start-end[/proto]`, container ports), `is-task` (no swarm here: no
-//! container is a task).
+//! `start-end[/proto]`, container ports), `health` (`starting`, `healthy`,
+//! `unhealthy`, `none`), `is-task` (no swarm here: no container is a
+//! task).
 
 use super::container::Record;
 use berth_api::{ApiError, Filters};
@@ -51,6 +52,7 @@ pub(super) struct ListFilters {
     expose: Vec<PortFilter>,
     volumes: Vec<String>,
     networks: Vec<String>,
+    health: Vec<String>,
     /// Creation times (RFC 3339) of the `before` and `since` containers.
     before: Option<String>,
     since: Option<String>,
@@ -73,6 +75,16 @@ impl ListFilters {
                 .collect::<Result<Vec<_>, _>>()
         };
         let created = |key: &str| filters.get(key).last().map(|c| created_of(c)).transpose();
+        for value in filters.get("health") {
+            if !matches!(
+                value.as_str(),
+                "starting" | "healthy" | "unhealthy" | "none"
+            ) {
+                return Err(ApiError::invalid(format!(
+                    "Unrecognised filter value for health: {value}"
+                )));
+            }
+        }
         let tasks_only = match filters.get("is-task") {
             [] => false,
             [value] => berth_api::parse_bool(value),
@@ -83,6 +95,7 @@ impl ListFilters {
             expose: ports("expose")?,
             volumes: filters.get("volume").to_vec(),
             networks: filters.get("network").to_vec(),
+            health: filters.get("health").to_vec(),
             before: created("before")?,
             since: created("since")?,
             tasks_only,
@@ -97,7 +110,13 @@ impl ListFilters {
                     .iter()
                     .any(|filter| ports.iter().any(|key| filter.holds(key)))
         };
+        let health = r
+            .state
+            .health
+            .as_ref()
+            .map_or("none", |h| h.status.as_str());
         !self.tasks_only
+            && (self.health.is_empty() || self.health.iter().any(|h| h == health))
             && self.before.as_ref().is_none_or(|at| r.created < *at)
             && self.since.as_ref().is_none_or(|at| r.created > *at)
             && any_port(&self.publish, &published_ports(r))

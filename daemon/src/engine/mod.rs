@@ -14,6 +14,7 @@ mod endpoints;
 pub mod events;
 pub mod exec;
 mod files;
+mod health;
 mod lifecycle;
 mod list_filters;
 pub mod logs;

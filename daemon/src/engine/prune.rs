@@ -12,17 +12,6 @@ use berth_api::container::ContainerPruneResponse;
 use berth_api::filters::Filters;
 use berth_api::ApiError;
 
-/// Go duration units, in nanoseconds (`time.ParseDuration`).
-const DURATION_UNITS: [(&str, f64); 7] = [
-    ("ns", 1.0),
-    ("us", 1e3),
-    ("µs", 1e3),
-    ("ms", 1e6),
-    ("s", 1e9),
-    ("m", 60e9),
-    ("h", 3600e9),
-];
-
 impl Engine {
     /// `POST /containers/prune` with filters `label`, `label!` and `until`.
     pub async fn prune_containers(
@@ -101,7 +90,7 @@ fn parse_until(value: &str, now: i128) -> Result<i128, String> {
         return Err("failed to parse value as time or duration: value is empty".to_string());
     }
     if value != "0" {
-        if let Some(duration) = go_duration(value) {
+        if let Some(duration) = berth_api::time::parse_go_duration(value) {
             return Ok(now - duration);
         }
     }
@@ -136,33 +125,6 @@ fn nanos(seconds: i64, subsec: u32) -> i128 {
     i128::from(seconds) * 1_000_000_000 + i128::from(subsec)
 }
 
-/// A Go duration (`time.ParseDuration`): an optional sign, then numbers
-/// with units (`1h30m`, `1.5h`, `300ms`), in nanoseconds.
-fn go_duration(text: &str) -> Option<i128> {
-    let (sign, mut rest) = match text.strip_prefix('-') {
-        Some(rest) => (-1.0, rest),
-        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let (unit, scale) = DURATION_UNITS
-            .iter()
-            .filter(|(unit, _)| rest.starts_with(unit))
-            .max_by_key(|(unit, _)| unit.len())?;
-        rest = &rest[unit.len()..];
-        total += number * scale;
-    }
-    Some((sign * total) as i128)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,8 +137,6 @@ mod tests {
         assert_eq!(parse_until("1h30m", NOW), Ok(NOW - 5_400 * 1_000_000_000));
         assert_eq!(parse_until("1.5s", NOW), Ok(NOW - 1_500_000_000));
         assert_eq!(parse_until("300ms", NOW), Ok(NOW - 300_000_000));
-        assert_eq!(go_duration("5x"), None);
-        assert_eq!(go_duration("h"), None);
     }
 
     #[test]

@@ -32,8 +32,13 @@ fn unix_seconds(rfc3339: &str) -> i64 {
 fn status_text(record: &Record) -> String {
     match record.state.status {
         Status::Running => format!(
-            "Up {}",
-            human_duration(seconds_since(record.state.started_at.as_deref()))
+            "Up {}{}",
+            human_duration(seconds_since(record.state.started_at.as_deref())),
+            match record.state.health.as_ref().map(|h| h.status.as_str()) {
+                Some(super::health::STARTING) => " (health: starting)".to_string(),
+                Some(status) => format!(" ({status})"),
+                None => String::new(),
+            }
         ),
         Status::Paused => format!(
             "Up {} (Paused)",
@@ -100,6 +105,7 @@ impl Engine {
                     .finished_at
                     .clone()
                     .unwrap_or_else(|| ZERO_TIME.into()),
+                health: r.state.health.clone(),
             },
             image: r.image_id.clone(),
             resolv_conf_path: path_if_started("resolv.conf"),
@@ -213,7 +219,7 @@ impl Engine {
     ) -> Result<Vec<ContainerSummary>, ApiError> {
         filters.validate(&[
             "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
-            "network", "publish", "expose", "is-task",
+            "network", "publish", "expose", "is-task", "health",
         ])?;
         let more = super::list_filters::ListFilters::parse(filters, |reference| {
             Ok(self.lookup(reference)?.snapshot().created)
