@@ -439,6 +439,20 @@ impl Daemon {
         )
     }
 
+    /// `docker events` from the start until now, with `--filter` values
+    /// and a `--format`. The CLI sends `until` in whole seconds, so this
+    /// waits for the next second first: every event so far is in.
+    pub fn events_so_far(&self, filters: &[&str], format: &str) -> String {
+        std::thread::sleep(Duration::from_secs(1));
+        let mut args = vec![
+            "events", "--since", "0", "--until", "0s", "--format", format,
+        ];
+        for filter in filters {
+            args.extend(["--filter", filter]);
+        }
+        self.docker(&args).ok().stdout
+    }
+
     /// Ids of every container the daemon knows.
     pub fn container_ids(&self) -> Vec<String> {
         let reply = self.get("/containers/json?all=1");

@@ -93,22 +93,7 @@ fn probes_move_a_container_from_starting_to_healthy_and_unhealthy() {
         };
         assert_eq!(out.ok().stdout, "probed\n", "{cli}");
     }
-    // The CLI sends `until` in whole seconds: wait for the next one.
-    std::thread::sleep(Duration::from_secs(1));
-    let events = d
-        .docker(&[
-            "events",
-            "--since",
-            "0",
-            "--until",
-            "0s",
-            "--filter",
-            "container=probed",
-            "--format",
-            "{{.Action}}",
-        ])
-        .ok()
-        .stdout;
+    let events = d.events_so_far(&["container=probed"], "{{.Action}}");
     let changes: Vec<&str> = events
         .lines()
         .filter(|l| l.starts_with("health_status"))

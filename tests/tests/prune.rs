@@ -24,6 +24,23 @@ fn deleted_containers(text: &str) -> Vec<String> {
     ids
 }
 
+/// A stopped container `name` that wrote 1 MiB into its writable layer.
+fn stopped_with_a_megabyte(d: &Daemon, name: &str) {
+    let script = "head -c 1048576 /dev/zero > /big";
+    d.docker(&[
+        "run",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ])
+    .ok();
+}
+
 fn id_of(d: &Daemon, name: &str) -> String {
     output(d.docker(&["inspect", "-f", "{{.Id}}", name]))
         .trim()
@@ -35,18 +52,7 @@ fn container_prune_removes_what_does_not_run_and_follows_its_filters() {
     let d = Daemon::with_busybox();
     // Stopped with a 1 MB writable layer, created, running, paused, and a
     // stopped one labelled keep=1.
-    d.docker(&[
-        "run",
-        "--name",
-        "exited",
-        "--network",
-        "none",
-        "busybox",
-        "sh",
-        "-c",
-        "head -c 1048576 /dev/zero > /big",
-    ])
-    .ok();
+    stopped_with_a_megabyte(&d, "exited");
     d.docker(&[
         "create",
         "--name",
@@ -128,20 +134,11 @@ fn container_prune_removes_what_does_not_run_and_follows_its_filters() {
         reply.json(),
         serde_json::json!({"ContainersDeleted": null, "SpaceReclaimed": 0})
     );
-    // Each prune is an event with what it reclaimed. The CLI sends
-    // `until` in whole seconds: wait for the next one.
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let events = output(d.docker(&[
-        "events",
-        "--since",
-        "0",
-        "--until",
-        "0s",
-        "--filter",
-        "event=prune",
-        "--format",
+    // Each prune is an event with what it reclaimed.
+    let events = d.events_so_far(
+        &["event=prune"],
         "{{.Type}} {{.Action}} {{.Actor.Attributes.reclaimed}}",
-    ]));
+    );
     assert!(
         events.lines().any(|l| l == "container prune 1048576"),
         "{events}"
@@ -233,18 +230,7 @@ fn system_prune_takes_containers_networks_volumes_and_images_in_dockers_order() 
 #[test]
 fn sizes_show_in_ps_inspect_and_df_as_docker_shows_them() {
     let d = Daemon::with_busybox();
-    d.docker(&[
-        "run",
-        "--name",
-        "sized",
-        "--network",
-        "none",
-        "busybox",
-        "sh",
-        "-c",
-        "head -c 1048576 /dev/zero > /big",
-    ])
-    .ok();
+    stopped_with_a_megabyte(&d, "sized");
     let inspect = output(d.docker(&[
         "inspect",
         "--size",
