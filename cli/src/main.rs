@@ -155,12 +155,56 @@ struct ImageArgs {
     command: ImageCommand,
 }
 
+/// `berth image ...`: docker's management commands, the same as the
+/// top-level ones (`image ls` is `images`).
 #[derive(Debug, Subcommand)]
 enum ImageCommand {
     /// Show the history of an image
     History(HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
     /// Remove unused images
     Prune(ImagePruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+}
+
+impl ImageCommand {
+    /// The top-level command this one is, or the prune (which has none).
+    fn into_command(self) -> Result<Command, ImagePruneArgs> {
+        Ok(match self {
+            ImageCommand::History(args) => Command::History(args),
+            ImageCommand::Import(args) => Command::Import(args),
+            ImageCommand::Inspect(mut args) => {
+                args.kind = Some(commands::inspect::ObjectType::Image);
+                Command::Inspect(args)
+            }
+            ImageCommand::Load(args) => Command::Load(args),
+            ImageCommand::Ls(args) => Command::Images(args),
+            ImageCommand::Prune(args) => return Err(args),
+            ImageCommand::Pull(args) => Command::Pull(args),
+            ImageCommand::Push(args) => Command::Push(args),
+            ImageCommand::Rm(args) => Command::Rmi(args),
+            ImageCommand::Save(args) => Command::Save(args),
+            ImageCommand::Tag(args) => Command::Tag(args),
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -169,10 +213,97 @@ struct ContainerArgs {
     command: ContainerCommand,
 }
 
+/// `berth container ...`: docker's management commands, the same as the
+/// top-level ones (`container ls` is `ps`).
 #[derive(Debug, Subcommand)]
 enum ContainerCommand {
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// List containers
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(PsArgs),
+    /// Pause all processes within one or more containers
+    Pause(WaitArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(WaitArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+}
+
+impl ContainerCommand {
+    /// The top-level command this one is, or the prune (which has none).
+    fn into_command(self) -> Result<Command, ContainerPruneArgs> {
+        Ok(match self {
+            ContainerCommand::Attach(args) => Command::Attach(args),
+            ContainerCommand::Commit(args) => Command::Commit(args),
+            ContainerCommand::Cp(args) => Command::Cp(args),
+            ContainerCommand::Create(args) => Command::Create(args),
+            ContainerCommand::Diff(args) => Command::Diff(args),
+            ContainerCommand::Exec(args) => Command::Exec(args),
+            ContainerCommand::Export(args) => Command::Export(args),
+            ContainerCommand::Inspect(mut args) => {
+                args.kind = Some(commands::inspect::ObjectType::Container);
+                Command::Inspect(args)
+            }
+            ContainerCommand::Kill(args) => Command::Kill(args),
+            ContainerCommand::Logs(args) => Command::Logs(args),
+            ContainerCommand::Ls(args) => Command::Ps(args),
+            ContainerCommand::Pause(args) => Command::Pause(args),
+            ContainerCommand::Port(args) => Command::Port(args),
+            ContainerCommand::Prune(args) => return Err(args),
+            ContainerCommand::Rename(args) => Command::Rename(args),
+            ContainerCommand::Restart(args) => Command::Restart(args),
+            ContainerCommand::Rm(args) => Command::Rm(args),
+            ContainerCommand::Run(args) => Command::Run(args),
+            ContainerCommand::Start(args) => Command::Start(args),
+            ContainerCommand::Stats(args) => Command::Stats(args),
+            ContainerCommand::Stop(args) => Command::Stop(args),
+            ContainerCommand::Top(args) => Command::Top(args),
+            ContainerCommand::Unpause(args) => Command::Unpause(args),
+            ContainerCommand::Wait(args) => Command::Wait(args),
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -193,8 +324,11 @@ enum SystemCommand {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let client = Client::from_host(&cli.host)?;
-    let client = &client;
-    match cli.command {
+    run_command(&client, cli.command).await
+}
+
+async fn run_command(client: &Client, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run(args) => commands::run::run(client, args).await,
         Command::Create(args) => commands::run::create(client, args).await,
         Command::Start(args) => commands::container::start(client, args).await,
@@ -219,14 +353,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => commands::inspect::inspect(client, args).await,
         Command::Ps(args) => commands::ps::ps(client, args).await,
         Command::Port(args) => commands::port::port(client, args).await,
-        Command::Container(ContainerArgs { command }) => match command {
-            ContainerCommand::Prune(args) => commands::prune::container_prune(client, args).await,
+        Command::Container(ContainerArgs { command }) => match command.into_command() {
+            Ok(command) => Box::pin(run_command(client, command)).await,
+            Err(prune) => commands::prune::container_prune(client, prune).await,
         },
         Command::Network(args) => commands::network::network(client, args).await,
         Command::Volume(args) => commands::volume::volume(client, args).await,
-        Command::Image(ImageArgs { command }) => match command {
-            ImageCommand::History(args) => commands::history::history(client, args).await,
-            ImageCommand::Prune(args) => commands::prune::image_prune(client, args).await,
+        Command::Image(ImageArgs { command }) => match command.into_command() {
+            Ok(command) => Box::pin(run_command(client, command)).await,
+            Err(prune) => commands::prune::image_prune(client, prune).await,
         },
         Command::Images(args) => commands::image::images(client, args).await,
         Command::History(args) => commands::history::history(client, args).await,

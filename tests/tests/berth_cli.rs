@@ -296,3 +296,57 @@ fn malformed_filters_are_flag_errors_as_with_docker() {
         );
     }
 }
+
+#[test]
+fn container_and_image_management_commands_are_the_top_level_ones() {
+    let d = Daemon::with_busybox();
+    d.berth(&[
+        "container",
+        "run",
+        "--name",
+        "managed",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    for (grouped, flat) in [
+        (
+            vec![
+                "container",
+                "ls",
+                "-a",
+                "--format",
+                "{{.Names}} {{.Status}}",
+            ],
+            vec!["ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+        ),
+        (vec!["container", "list", "-aq"], vec!["ps", "-aq"]),
+        (
+            vec!["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+            vec!["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        ),
+        (
+            vec!["container", "inspect", "-f", "{{.Name}}", "managed"],
+            vec!["inspect", "-f", "{{.Name}}", "managed"],
+        ),
+    ] {
+        let out = d.berth(&grouped).ok().stdout;
+        assert!(!out.is_empty(), "{grouped:?}");
+        assert_eq!(out, d.berth(&flat).ok().stdout, "{grouped:?}");
+        assert_eq!(out, d.docker(&grouped).ok().stdout, "{grouped:?}");
+    }
+    // Each group inspects its own kind only, as docker's do.
+    for args in [
+        ["container", "inspect", "busybox"],
+        ["image", "inspect", "managed"],
+    ] {
+        let (berth, docker) = (d.berth(&args), d.docker(&args));
+        assert_eq!((berth.code, docker.code), (1, 1), "{args:?}");
+    }
+    d.berth(&["image", "tag", "busybox", "managed:copy"]).ok();
+    d.berth(&["image", "rm", "managed:copy"]).ok();
+    d.berth(&["container", "rm", "managed"]).ok();
+    assert!(d.container_ids().is_empty());
+}
