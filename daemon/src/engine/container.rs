@@ -19,6 +19,8 @@ pub enum Status {
     Paused,
     Removing,
     Exited,
+    /// Exited, and to be started again by its restart policy.
+    Restarting,
 }
 
 impl Status {
@@ -29,6 +31,7 @@ impl Status {
             Status::Paused => "paused",
             Status::Removing => "removing",
             Status::Exited => "exited",
+            Status::Restarting => "restarting",
         }
     }
 }
@@ -51,6 +54,10 @@ pub struct State {
     /// The healthcheck's status and last probes, with a healthcheck.
     #[serde(default)]
     pub health: Option<berth_api::container::Health>,
+    /// Stopped or killed by a user since its last start: its restart
+    /// policy leaves it be (`unless-stopped` even across daemon restarts).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// What is written to `containers/<id>/config.v2.json`.
@@ -111,6 +118,8 @@ pub struct Container {
     pub op: tokio::sync::Mutex<()>,
     /// A pidfd for the running init, to signal it without pid reuse races.
     pub init_pidfd: Mutex<Option<OwnedFd>>,
+    /// The wait before the next restart by policy (doubles each time).
+    pub restart_delay: Mutex<std::time::Duration>,
 }
 
 impl Container {
@@ -126,6 +135,7 @@ impl Container {
             lifecycle: watch::Sender::new(lifecycle),
             op: tokio::sync::Mutex::new(()),
             init_pidfd: Mutex::new(None),
+            restart_delay: Mutex::new(std::time::Duration::ZERO),
         }
     }
 

@@ -45,6 +45,7 @@ impl Engine {
         super::security::check_userns(&host_config, self.userns_remap.is_some())?;
         super::devices::validate(&host_config)?;
         super::health::check(config.healthcheck.as_ref())?;
+        super::restart::check(&host_config)?;
         super::security::seccomp_filter(&self.seccomp, &host_config).await?;
         super::security::fill_defaults(&mut host_config);
         let images = self.images.clone();
@@ -94,6 +95,7 @@ impl Engine {
             host_config,
             state: State {
                 health: None,
+                manually_stopped: false,
                 status: Status::Created,
                 pid: 0,
                 shim_pid: 0,

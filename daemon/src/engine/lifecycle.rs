@@ -241,6 +241,9 @@ impl Engine {
             l.exits += 1;
             l.exit_code = code;
         });
+        if !auto_remove && self.restart_by_policy(container) {
+            return;
+        }
         if auto_remove {
             if let Err(e) = self.remove_container(container, true, true).await {
                 tracing::warn!(container = %container.id, error = %e, "auto-remove failed");
@@ -251,10 +254,14 @@ impl Engine {
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), ApiError> {
         let container = self.lookup(reference)?;
         let _op = container.op.lock().await;
+        container.record().state.manually_stopped = false;
         self.start_locked(&container).await
     }
 
-    async fn start_locked(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
+    pub(super) async fn start_locked(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+    ) -> Result<(), ApiError> {
         let record = container.snapshot();
         match record.state.status {
             Status::Running | Status::Paused => return Err(ApiError::not_modified()),
@@ -264,7 +271,7 @@ impl Engine {
                     record.id
                 )))
             }
-            Status::Created | Status::Exited => {}
+            Status::Created | Status::Exited | Status::Restarting => {}
         }
         let images = self.images.clone();
         let image_id = record.image_id.clone();
@@ -551,6 +558,9 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let container = self.lookup(reference)?;
         let _op = container.op.lock().await;
+        if self.stopped_by_user(&container)? {
+            return Ok(());
+        }
         self.stop_locked(&container, timeout, signal).await
     }
 
@@ -562,6 +572,7 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let container = self.lookup(reference)?;
         let _op = container.op.lock().await;
+        self.stopped_by_user(&container)?;
         container.notify(|l| l.restarting = true);
         let stopped = match self.stop_locked(&container, timeout, signal).await {
             Ok(()) => Ok(()),
@@ -569,7 +580,10 @@ impl Engine {
             Err(e) => Err(e),
         };
         let started = match stopped {
-            Ok(()) => self.start_locked(&container).await,
+            Ok(()) => {
+                container.record().state.manually_stopped = false;
+                self.start_locked(&container).await
+            }
             Err(e) => Err(e),
         };
         container.notify(|l| l.restarting = false);
@@ -581,7 +595,9 @@ impl Engine {
     pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), ApiError> {
         let container = self.lookup(reference)?;
         let signal = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
-        if !container.record().running() {
+        if container.record().running() {
+            self.stopped_by_user(&container)?;
+        } else {
             return Err(ApiError::conflict(format!(
                 "Cannot kill container: {reference}: Container {} is not running",
                 container.id

@@ -31,6 +31,7 @@ pub use prune::prune_until;
 mod push;
 mod remap_layers;
 mod rename_top;
+mod restart;
 mod security;
 mod shim_binary;
 mod update;
@@ -192,7 +193,8 @@ impl Engine {
         engine.restore_volumes(&containers);
         engine.reconcile_networks(&containers).await;
         for container in containers {
-            engine.adopt(container);
+            engine.adopt(container.clone());
+            engine.start_by_policy(container);
         }
         Ok(engine)
     }

@@ -43,6 +43,7 @@ impl Engine {
         if let Some(policy) = body.get("RestartPolicy").filter(|p| !p.is_null()) {
             host.restart_policy = serde_json::from_value(policy.clone())
                 .map_err(|e| ApiError::invalid(format!("invalid RestartPolicy: {e}")))?;
+            super::restart::check(&host)?;
         }
         let resources = super::cgroups::resources(&host)?;
         resources

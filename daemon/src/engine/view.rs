@@ -49,6 +49,11 @@ fn status_text(record: &Record) -> String {
             record.state.exit_code,
             human_duration(seconds_since(record.state.finished_at.as_deref()))
         ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            record.state.exit_code,
+            human_duration(seconds_since(record.state.finished_at.as_deref()))
+        ),
         Status::Created => "Created".to_string(),
         Status::Removing => "Removal In Progress".to_string(),
     }
@@ -89,7 +94,7 @@ impl Engine {
                 status: r.state.status.as_str().to_string(),
                 running,
                 paused: r.paused(),
-                restarting: false,
+                restarting: r.state.status == Status::Restarting,
                 oom_killed: r.state.oom_killed,
                 dead: false,
                 pid: if running { r.state.pid } else { 0 },
