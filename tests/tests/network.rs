@@ -623,3 +623,79 @@ fn network_events_are_published() {
         "create evnet\nconnect evnet\ndisconnect evnet\ndestroy evnet\n"
     );
 }
+
+#[test]
+fn dns_settings_and_extra_hosts_land_in_the_containers_files() {
+    let d = Daemon::with_busybox();
+    let gateway = d.net.bip().split('/').next().unwrap().to_string();
+    let script = "cat /etc/resolv.conf; echo ---; cat /etc/hosts";
+    for cli in ["docker", "berth"] {
+        let args = [
+            "run",
+            "--rm",
+            "--dns",
+            "10.9.8.7",
+            "--dns-search",
+            "example.test",
+            "--dns-option",
+            "ndots:3",
+            "--add-host",
+            "db:10.1.2.3",
+            "--add-host",
+            "gw:host-gateway",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ];
+        let out = if cli == "docker" {
+            d.docker(&args)
+        } else {
+            d.berth(&args)
+        }
+        .ok()
+        .stdout;
+        let (resolv, hosts) = out.split_once("---\n").unwrap();
+        assert_eq!(
+            resolv, "nameserver 10.9.8.7\nsearch example.test\noptions ndots:3\n",
+            "{cli}"
+        );
+        assert!(hosts.contains("10.1.2.3\tdb\n"), "{cli}: {hosts}");
+        assert!(
+            hosts.contains(&format!("{gateway}\tgw\n")),
+            "{cli}: {hosts}"
+        );
+    }
+    // On a user network the embedded server stays the nameserver.
+    d.docker(&["network", "create", "dnsnet"]).ok();
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "dnsnet",
+            "--dns",
+            "10.9.8.7",
+            "--dns-search",
+            "x.test",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        out.starts_with("nameserver 127.0.0.11\nsearch x.test\n"),
+        "{out}"
+    );
+    d.docker(&["network", "rm", "dnsnet"]).ok();
+    let r = d.berth(&["run", "--rm", "--add-host", "db:nowhere", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("invalid IP address in add-host: \"db:nowhere\""),
+        "{}",
+        r.stderr
+    );
+    assert!(d.container_ids().is_empty());
+}

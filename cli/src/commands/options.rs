@@ -139,6 +139,18 @@ pub struct ContainerOptions {
         allow_negative_numbers = true
     )]
     pub oom_score_adj: Option<i64>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
     /// Command to run to check health
     #[arg(long = "health-cmd", value_name = "STRING")]
     pub health_cmd: Option<String>,
@@ -325,6 +337,16 @@ impl ContainerOptions {
         }
         if !devices.is_empty() {
             host_config.extra.insert("Devices".into(), json!(devices));
+        }
+        for (key, values) in [
+            ("Dns", &self.dns),
+            ("DnsSearch", &self.dns_search),
+            ("DnsOptions", &self.dns_option),
+            ("ExtraHosts", &self.add_host),
+        ] {
+            if !values.is_empty() {
+                host_config.extra.insert(key.into(), json!(values));
+            }
         }
         if let Some(sysctls) = isolation::sysctls(&self.sysctl)? {
             host_config.extra.insert("Sysctls".into(), json!(sysctls));

@@ -46,6 +46,7 @@ impl Engine {
         super::devices::validate(&host_config)?;
         super::health::check(config.healthcheck.as_ref())?;
         super::restart::check(&host_config)?;
+        super::name_files::check(&host_config)?;
         super::security::seccomp_filter(&self.seccomp, &host_config).await?;
         super::security::fill_defaults(&mut host_config);
         let images = self.images.clone();

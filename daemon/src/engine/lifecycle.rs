@@ -384,7 +384,15 @@ impl Engine {
         let hostname = record.config.hostname.clone();
         let shim = self.paths.shim.clone();
         let spec_path = runtime_dir.join("spec.json");
-        let (hosts, resolv_conf, netns) = (prepared.hosts, prepared.resolv_conf, prepared.netns);
+        let gateway = self
+            .net
+            .networks
+            .find(super::networks::BRIDGE)
+            .and_then(|n| n.ipam)
+            .map(|ipam| ipam.gateway);
+        let hosts = super::name_files::hosts(&record.host_config, prepared.hosts, gateway);
+        let resolv_conf = super::name_files::resolv_conf(&record.host_config, prepared.resolv_conf);
+        let netns = prepared.netns;
         let report = blocking(move || {
             let io = |e: std::io::Error| ApiError::system(format!("preparing container: {e}"));
             std::fs::create_dir_all(&runtime_dir).map_err(io)?;

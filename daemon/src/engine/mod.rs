@@ -19,6 +19,7 @@ mod lifecycle;
 mod list_filters;
 pub mod logs;
 mod mounts;
+mod name_files;
 mod names;
 mod network_api;
 pub mod networks;
