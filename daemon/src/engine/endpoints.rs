@@ -631,7 +631,16 @@ impl Engine {
             engine: Arc::downgrade(self),
             id: id.to_string(),
         });
-        let server = Arc::new(dns::Server::new(names, self.net.upstreams.clone()));
+        let own = self
+            .lookup(id)
+            .map(|c| super::name_files::dns_servers(&c.record().host_config))
+            .unwrap_or_default();
+        let upstreams = if own.is_empty() {
+            self.net.upstreams.clone()
+        } else {
+            own
+        };
+        let server = Arc::new(dns::Server::new(names, upstreams));
         Ok(server.spawn(sockets.0, sockets.1))
     }
 

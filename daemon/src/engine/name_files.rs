@@ -6,13 +6,13 @@
 //! nameservers, then `search`, then `options`, each from the setting when
 //! given and from the file otherwise (`search .` means none). A container
 //! on a user-defined network keeps the embedded server (`127.0.0.11`) as
-//! its nameserver. `ExtraHosts` (`name:ip`, or `name=ip`) adds lines to
+//! its nameserver, which asks the `Dns` servers instead of the host's. `ExtraHosts` (`name:ip`, or `name=ip`) adds lines to
 //! `hosts`; `host-gateway` is the default bridge's gateway, as with
 //! dockerd's default `--host-gateway-ip`.
 
 use berth_api::container::HostConfig;
 use berth_api::ApiError;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// The embedded DNS server's address in containers on user networks.
 const EMBEDDED_DNS: &str = "127.0.0.11";
@@ -31,6 +31,16 @@ fn extra_host(entry: &str) -> Option<(&str, &str)> {
     let (name, ip) = entry.split_once('=').or_else(|| entry.split_once(':'))?;
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     (!name.is_empty() && !ip.is_empty()).then_some((name, ip))
+}
+
+/// The container's own DNS servers (`Dns`), the upstreams of its embedded
+/// server on user networks; empty when it has none.
+pub fn dns_servers(host: &HostConfig) -> Vec<SocketAddr> {
+    strings(host, "Dns")
+        .iter()
+        .filter_map(|s| s.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
 }
 
 /// Refuses addresses that are not addresses, at create.
@@ -165,5 +175,13 @@ mod tests {
             "invalid IP address in add-host: \"db:nowhere\""
         );
         assert!(check(&host(json!({"Dns": ["dns.example"]}))).is_err());
+    }
+
+    #[test]
+    fn dns_servers_are_the_embedded_servers_upstreams() {
+        let h = host(json!({"Dns": ["10.9.8.7", "fd00::53"]}));
+        let servers: Vec<String> = dns_servers(&h).iter().map(|s| s.to_string()).collect();
+        assert_eq!(servers, ["10.9.8.7:53", "[fd00::53]:53"]);
+        assert!(dns_servers(&host(json!({}))).is_empty());
     }
 }
