@@ -167,7 +167,10 @@ fn berthd_starts_what_its_policies_say_should_run() {
         "{}",
         state(&d, "unless")
     );
+    // A forced removal is final, whatever the policy.
     d.docker(&["rm", "-f", "always", "unless", "never"]).ok();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.container_ids().is_empty());
 }
 
 #[test]

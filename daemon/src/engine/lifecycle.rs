@@ -647,6 +647,8 @@ impl Engine {
                     container.record().name
                 )));
             }
+            // Going for good: no restart policy brings it back meanwhile.
+            container.record().state.manually_stopped = true;
             self.kill_and_wait(container).await?;
         }
         self.remove_unlocked(container, volumes).await
