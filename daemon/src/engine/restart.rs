@@ -9,7 +9,7 @@
 //! exit (up to a minute); a run of ten seconds or more resets the wait.
 //! Every restart counts in `RestartCount`. When berthd starts, containers
 //! it finds stopped with `always`, or with `unless-stopped` and not stopped
-//! by hand, are started.
+//! by hand, are started, and those whose restart it had scheduled.
 
 use super::container::{Container, Status};
 use super::Engine;
@@ -145,14 +145,17 @@ impl Engine {
     }
 
     /// At daemon start: starts a stopped container whose policy says it
-    /// should run (`always`; `unless-stopped` unless stopped by hand).
+    /// should run (`always`; `unless-stopped` unless stopped by hand), or
+    /// whose restart the last berthd had scheduled.
     pub(super) fn start_by_policy(self: &Arc<Self>, container: Arc<Container>) {
         let due = {
             let record = container.record();
             let policy = record.host_config.restart_policy.name.as_str();
+            // A restart the last berthd had scheduled is due too.
             !record.running()
                 && record.state.status != Status::Created
-                && (policy == "always"
+                && (record.state.status == Status::Restarting
+                    || policy == "always"
                     || (policy == "unless-stopped" && !record.state.manually_stopped))
         };
         if !due {
