@@ -7,6 +7,7 @@
 //! task).
 
 use super::container::Record;
+use super::network_api::normalize_port_key;
 use berth_api::{ApiError, Filters};
 use std::collections::BTreeSet;
 
@@ -149,7 +150,7 @@ fn published_ports(r: &Record) -> BTreeSet<String> {
         .get("PortBindings")
         .and_then(serde_json::Value::as_object)
     {
-        ports.extend(bindings.keys().map(|k| port_key(k)));
+        ports.extend(bindings.keys().map(|k| normalize_port_key(k)));
     }
     ports
 }
@@ -163,17 +164,9 @@ fn exposed_ports(r: &Record) -> BTreeSet<String> {
             .exposed_ports
             .iter()
             .flatten()
-            .map(|(k, _)| port_key(k)),
+            .map(|(k, _)| normalize_port_key(k)),
     );
     ports
-}
-
-fn port_key(key: &str) -> String {
-    if key.contains('/') {
-        key.to_string()
-    } else {
-        format!("{key}/tcp")
-    }
 }
 
 #[cfg(test)]

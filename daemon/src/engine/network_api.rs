@@ -489,7 +489,8 @@ fn port_map(r: &Record) -> PortMap {
     map
 }
 
-fn normalize_port_key(key: &str) -> String {
+/// A port key with its protocol: `80` as `80/tcp`.
+pub(super) fn normalize_port_key(key: &str) -> String {
     if key.contains('/') {
         key.to_string()
     } else {
